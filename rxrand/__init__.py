@@ -9,17 +9,57 @@ from ._controlled import (
     controlled,
 )
 from ._demand import UNBOUNDED
+from ._errors import ConnectionLost
+from ._socket import (
+    KERNEL_BUDGET,
+    NOTSENT_LOWAT,
+    WINDOW_BYTES,
+    SocketObserver,
+    WriterStats,
+    unsent_bytes,
+)
 from ._source import CHUNK_SIZE, RandomIntegers, random_integers
+from ._wire import (
+    MAX_LINE_LENGTH,
+    NEED_DATA,
+    PROMPT,
+    BadCount,
+    EndOfInput,
+    Line,
+    LineDecoder,
+    LineTooLong,
+    encode_int_line,
+    error_line,
+    parse_count,
+)
 
 __all__ = [
     "CHUNK_SIZE",
+    "KERNEL_BUDGET",
+    "MAX_LINE_LENGTH",
+    "NEED_DATA",
+    "NOTSENT_LOWAT",
+    "PROMPT",
     "UNBOUNDED",
+    "WINDOW_BYTES",
+    "BadCount",
     "BufferOverflowError",
+    "ConnectionLost",
     "Controlled",
     "ControlledSubscription",
+    "EndOfInput",
+    "Line",
+    "LineDecoder",
+    "LineTooLong",
     "Overflow",
     "RandomIntegers",
+    "SocketObserver",
     "Subscriber",
+    "WriterStats",
     "controlled",
+    "encode_int_line",
+    "error_line",
+    "parse_count",
     "random_integers",
+    "unsent_bytes",
 ]

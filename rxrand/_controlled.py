@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, Final, Generic, Protocol, TypeVar, cast, final
 
 from reactivex import Observable, abc
+from reactivex.scheduler import CurrentThreadScheduler
 
 from ._channel import DemandChannel, demand_channel_of
 from ._demand import UNBOUNDED, check_request
@@ -116,6 +117,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_capacity",
         "_channel",
         "_connecting",
+        "_defer_start",
         "_demand",
         "_detach",
         "_done",
@@ -170,6 +172,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._upstream: abc.DisposableBase | None = None
         self._detach: abc.DisposableBase | None = None
         self._connecting = False
+        self._defer_start = False
         self._channel = DemandChannel(scheduler, self._on_attach)
         #: Items handed to the subscriber so far.
         self.delivered = 0
@@ -218,7 +221,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 self._emitting = True
             else:
                 self._missed = True
-            self._pull_budget = 0
+            self._pull_thread = None  # the fast path in _upstream_next closes
         self._dispose_upstream()
         if drop_now:
             self._release()
@@ -262,8 +265,17 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             cancelled: bool = self._cancelled
         if cancelled:  # set meanwhile by another signal
             upstream.dispose()
+        elif self._defer_start:
+            # Unbounded demand from an operator downstream (ops.take...): start
+            # on the trampoline, as reactivex's own sources do, so that the
+            # chain holds its disposables before the first item and can stop
+            # an endless source.
+            CurrentThreadScheduler.singleton().schedule(self._start_deferred)
         else:
             self._schedule_drain()
+
+    def _start_deferred(self, _: abc.SchedulerBase, __: object = None) -> None:
+        self._schedule_drain()
 
     def _on_attach(self) -> None:
         if not self._connecting:
@@ -337,7 +349,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if self._cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
-            self._pull_budget = 0
+            self._pull_thread = None  # the fast path in _upstream_next closes
             if self._emitting:
                 self._missed = True
                 return
@@ -530,6 +542,7 @@ class Controlled(Observable[_T]):
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.
                 subscription.request(UNBOUNDED)
+                subscription._defer_start = True
         except BaseException:
             subscription.cancel()
             raise

@@ -1,0 +1,231 @@
+"""The Reactive Streams publisher rules (``verification.py``), applied to every rxrand publisher.
+
+Pull sources, generated only as they are requested: ``random_integers`` alone, through ordinary
+operators, cut from an endless stream by ``take``, merged, and under a nested ``controlled()``.
+
+Push sources, buffered within the operator's capacity until requested: ``from_iterable``,
+``reactivex.range``, and a hot ``Subject``. A Subject loses what is pushed before anyone
+subscribes, so each subscription gets its own Subject, fed once ``controlled()`` has subscribed to
+it: synchronously on the subscribing thread, or from a thread of its own (which the suite joins
+before every "nothing more arrives" check). Its items arrive whatever the demand, so the buffer
+holds ``n`` of them: only then is it a publisher of exactly ``n`` items under every
+:class:`~rxrand.Overflow` strategy. What each strategy does when the buffer overflows is
+checked in ``test_demand_state_machine.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
+
+import reactivex
+from reactivex import Observable, abc
+from reactivex import operators as ops
+from reactivex.subject import Subject
+
+from rxrand import Controlled, Overflow, controlled, random_integers
+
+from .verification import PublisherVerification
+
+SEED = 20_240_601
+
+
+class PublisherFailedError(RuntimeError):
+    """The failure that the failed publishers signal."""
+
+
+def _fail(value: int) -> int:
+    raise PublisherFailedError(f"failed at {value}")
+
+
+def _failing_iterable() -> Iterator[int]:
+    raise PublisherFailedError("failed before the first item")
+    yield 0  # a generator: the error comes from the first next()
+
+
+@functools.cache
+def _seeded_integers(n: int) -> tuple[int, ...]:
+    """What ``random_integers(n, seed=SEED)`` emits to a plain, unbounded subscriber."""
+    collected: list[int] = []
+    random_integers(n, seed=SEED).subscribe(collected.append)
+    return tuple(collected)
+
+
+# -- pull sources ------------------------------------------------------------------------
+
+
+class TestRandomIntegers(PublisherVerification):
+    no_failed_publisher_reason = (
+        "random_integers(...) has no failure mode; the operator chains below cover on_error"
+    )
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(n, seed=SEED).pipe(controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return _seeded_integers(n)
+
+
+class TestRandomIntegersThroughOperators(PublisherVerification):
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(n, seed=SEED).pipe(
+            ops.map(lambda value: value * 2),
+            ops.filter(lambda _: True),
+            controlled(),
+        )
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return random_integers(3, seed=SEED).pipe(ops.map(_fail), controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return [value * 2 for value in _seeded_integers(n)]
+
+
+class TestEndlessRandomIntegersTakeN(PublisherVerification):
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(seed=SEED).pipe(ops.take(n), controlled())
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return random_integers(seed=SEED).pipe(ops.map(_fail), ops.take(3), controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        # The seeded sequence does not depend on the count: a longer one starts the same.
+        return _seeded_integers(n)
+
+
+class TestMergedRandomIntegers(PublisherVerification):
+    """Two pull sources behind one ``controlled()``: each pull is shared between them."""
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return reactivex.merge(
+            random_integers(n // 2, seed=SEED),
+            random_integers(n - n // 2, seed=SEED + 1),
+        ).pipe(controlled())
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        # The failing branch needs no demand to fail.
+        return reactivex.merge(
+            random_integers(3, seed=SEED), reactivex.throw(PublisherFailedError("merged"))
+        ).pipe(controlled())
+
+
+class TestNestedControlled(PublisherVerification):
+    """A ``controlled()`` inside another one's chain forwards the outer demand to the source."""
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(n, seed=SEED).pipe(
+            controlled(), ops.map(lambda value: value + 1), controlled()
+        )
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return random_integers(3, seed=SEED).pipe(ops.map(_fail), controlled(), controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return [value + 1 for value in _seeded_integers(n)]
+
+
+# -- push sources ------------------------------------------------------------------------
+
+
+class TestFromIterable(PublisherVerification):
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return reactivex.from_iterable(range(n)).pipe(controlled())
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return reactivex.from_iterable(_failing_iterable()).pipe(controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return range(n)
+
+
+class TestRange(PublisherVerification):
+    no_failed_publisher_reason = "reactivex.range(...) has no failure mode"
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return reactivex.range(n).pipe(controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return range(n)
+
+
+class SubjectVerification(PublisherVerification):
+    """A hot Subject per subscription, fed ``0..n-1`` once ``controlled()`` subscribed to it."""
+
+    overflow: ClassVar[Overflow]
+    #: Feed from a thread of its own (joined by ``settle``) rather than the subscribing thread.
+    threaded: ClassVar[bool]
+
+    def _fed_subject(self, n: int, error: Exception | None = None) -> Observable[int]:
+        def subscribe(
+            observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            subject: Subject[int] = Subject()
+            link = subject.subscribe(observer)
+
+            def feed() -> None:
+                for value in range(n):
+                    subject.on_next(value)
+                if error is None:
+                    subject.on_completed()
+                else:
+                    subject.on_error(error)
+
+            if self.threaded:
+                self.start_thread(feed, name="subject-feeder")
+            else:
+                feed()
+            return link
+
+        return reactivex.create(subscribe)
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        # A buffer for all n: the Subject pushes them whatever the demand.
+        return self._fed_subject(n).pipe(controlled(capacity=max(n, 1), overflow=self.overflow))
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        failed = self._fed_subject(0, PublisherFailedError("subject failed"))
+        return failed.pipe(controlled(overflow=self.overflow))
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return range(n)
+
+
+class TestSubjectFedOnSubscribeOverflowError(SubjectVerification):
+    overflow = Overflow.ERROR
+    threaded = False
+
+
+class TestSubjectFedOnSubscribeDropOldest(SubjectVerification):
+    overflow = Overflow.DROP_OLDEST
+    threaded = False
+
+
+class TestSubjectFedOnSubscribeDropNewest(SubjectVerification):
+    overflow = Overflow.DROP_NEWEST
+    threaded = False
+
+
+class TestSubjectFedOnSubscribeKeepLatest(SubjectVerification):
+    overflow = Overflow.KEEP_LATEST
+    threaded = False
+
+
+class TestSubjectFedFromThreadOverflowError(SubjectVerification):
+    overflow = Overflow.ERROR
+    threaded = True
+
+
+class TestSubjectFedFromThreadDropOldest(SubjectVerification):
+    overflow = Overflow.DROP_OLDEST
+    threaded = True
+
+
+class TestSubjectFedFromThreadDropNewest(SubjectVerification):
+    overflow = Overflow.DROP_NEWEST
+    threaded = True
+
+
+class TestSubjectFedFromThreadKeepLatest(SubjectVerification):
+    overflow = Overflow.KEEP_LATEST
+    threaded = True

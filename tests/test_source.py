@@ -1,0 +1,148 @@
+"""random_integers: a cold, seedable, lazily generated Observable."""
+
+from __future__ import annotations
+
+import pytest
+import reactivex
+import reactivex.operators as ops
+from reactivex.testing import ReactiveTest, TestScheduler
+
+from rxrand import CHUNK_SIZE, controlled, random_integers
+from rxrand.testing import RecordingSubscriber
+
+
+def collect(source: reactivex.Observable[int]) -> list[int]:
+    result: list[int] = source.pipe(ops.to_list()).run()
+    return result
+
+
+def test_random_integers_emits_count_and_completes() -> None:
+    values = collect(random_integers(1000, seed=3))
+    assert len(values) == 1000
+
+
+def test_random_integers_default_range_is_inclusive_0_to_10000() -> None:
+    values = collect(random_integers(200_000, seed=5))
+    assert min(values) == 0
+    assert max(values) == 10_000
+
+
+def test_random_integers_respects_low_and_high_inclusive() -> None:
+    values = collect(random_integers(5000, low=-3, high=3, seed=1))
+    assert set(values) == set(range(-3, 4))
+
+
+def test_random_integers_low_equal_high_is_constant() -> None:
+    assert collect(random_integers(10, low=7, high=7)) == [7] * 10
+
+
+def test_random_integers_handles_64_bit_bounds() -> None:
+    values = collect(random_integers(100, low=-(2**63), high=2**63 - 1, seed=1))
+    assert all(-(2**63) <= v <= 2**63 - 1 for v in values)
+    assert all(type(v) is int for v in values)
+
+
+def test_random_integers_count_zero_completes_empty() -> None:
+    assert collect(random_integers(0)) == []
+
+
+def test_random_integers_is_cold_each_subscription_restarts_with_seed() -> None:
+    source = random_integers(50, seed=42)
+    assert collect(source) == collect(source)
+
+
+def test_random_integers_unseeded_subscriptions_are_independent() -> None:
+    source = random_integers(50)
+    assert collect(source) != collect(source)
+
+
+def test_random_integers_different_seeds_differ() -> None:
+    assert collect(random_integers(50, seed=1)) != collect(random_integers(50, seed=2))
+
+
+def test_random_integers_sequence_does_not_depend_on_demand_chunking() -> None:
+    whole = RecordingSubscriber[int](initial=1000)
+    random_integers(1000, seed=9).pipe(controlled()).subscribe(whole)
+    one_by_one = RecordingSubscriber[int]()
+    random_integers(1000, seed=9).pipe(controlled()).subscribe(one_by_one)
+    for _ in range(1000):
+        one_by_one.request(1)
+    odd = RecordingSubscriber[int]()
+    random_integers(1000, seed=9).pipe(controlled()).subscribe(odd)
+    for size in (1, 7, 8191, 3):
+        odd.request(size)
+    assert whole.values == one_by_one.values == odd.values
+    assert whole.values == collect(random_integers(1000, seed=9))
+
+
+def test_random_integers_sequence_spans_chunks_identically() -> None:
+    n = 2 * CHUNK_SIZE + 10
+    plain = collect(random_integers(n, seed=4))
+    probe = RecordingSubscriber[int]()
+    random_integers(n, seed=4).pipe(controlled()).subscribe(probe)
+    for size in (CHUNK_SIZE - 1, 2, CHUNK_SIZE, 100):
+        probe.request(size)
+    assert probe.values == plain
+
+
+def test_random_integers_endless_stops_on_take() -> None:
+    assert len(collect(random_integers().pipe(ops.take(5)))) == 5
+
+
+def test_random_integers_endless_stops_when_disposed_from_on_next() -> None:
+    seen: list[int] = []
+    holder: list[reactivex.abc.DisposableBase] = []
+
+    def on_next(value: int) -> None:
+        seen.append(value)
+        if len(seen) == 3:
+            holder[0].dispose()
+
+    scheduler = TestScheduler()
+    holder.append(random_integers().subscribe(on_next, scheduler=scheduler))
+    scheduler.start()
+    assert len(seen) == 3
+
+
+def test_random_integers_composes_with_reactivex_operators() -> None:
+    source = random_integers(100, seed=1).pipe(
+        ops.map(lambda v: v * 2), ops.filter(lambda v: v % 4 == 0), ops.count()
+    )
+    expected = sum(1 for v in collect(random_integers(100, seed=1)) if (v * 2) % 4 == 0)
+    assert source.run() == expected
+
+
+def test_random_integers_runs_on_a_given_scheduler_in_virtual_time() -> None:
+    scheduler = TestScheduler()
+    observer = scheduler.start(lambda: random_integers(3, low=1, high=1))
+    assert observer.messages == [
+        ReactiveTest.on_next(200, 1),
+        ReactiveTest.on_next(200, 1),
+        ReactiveTest.on_next(200, 1),
+        ReactiveTest.on_completed(200),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"count": -1}, ValueError, r"^count must be >= 0 or None, got -1$"),
+        ({"count": 1.5}, TypeError, r"^count must be an int, got float$"),
+        ({"count": True}, TypeError, r"^count must be an int, got bool$"),
+        ({"low": 5, "high": 4}, ValueError, r"^low must be <= high, got low=5, high=4$"),
+        ({"low": "0"}, TypeError, r"^low must be an int, got str$"),
+        ({"high": False}, TypeError, r"^high must be an int, got bool$"),
+        (
+            {"high": 2**63},
+            ValueError,
+            r"^low and high must fit in a signed 64-bit integer, got \[0, 9223372036854775808\]$",
+        ),
+        ({"seed": -2}, ValueError, r"^seed must be >= 0 or None, got -2$"),
+        ({"seed": 1.0}, TypeError, r"^seed must be an int, got float$"),
+    ],
+)
+def test_random_integers_rejects_bad_arguments_at_the_call(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        random_integers(**kwargs)  # type: ignore[arg-type]

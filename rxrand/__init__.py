@@ -1,5 +1,6 @@
 """rxrand: random-integer streams with real Reactive Streams backpressure for reactivex."""
 
+from ._channel import DemandChannel, PullProducer, demand_channel_of
 from ._controlled import (
     BufferOverflowError,
     Controlled,
@@ -47,16 +48,19 @@ __all__ = [
     "ConnectionLost",
     "Controlled",
     "ControlledSubscription",
+    "DemandChannel",
     "EndOfInput",
     "Line",
     "LineDecoder",
     "LineTooLong",
     "Overflow",
+    "PullProducer",
     "RandomIntegers",
     "SocketObserver",
     "Subscriber",
     "WriterStats",
     "controlled",
+    "demand_channel_of",
     "encode_int_line",
     "error_line",
     "parse_count",

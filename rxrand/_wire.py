@@ -153,7 +153,7 @@ def parse_count(line: bytes, max_count: int) -> int:
         shown += "..."
     digits = text[1:] if text[:1] in (b"-", b"+") else text
     if not digits or not digits.isdigit():
-        raise BadCount(f"{shown!r} is not an integer; {expected}")
+        raise BadCount(f"'{shown}' is not an integer; {expected}")
     if text[:1] == b"-":
         if digits.strip(b"0"):
             raise BadCount(f"{shown} is negative; {expected}")

@@ -103,7 +103,7 @@ def demand_diagram(
     holder: list[ControlledSubscription[_T]] = []
 
     def frame() -> int:
-        return round(scheduler.clock / timespan)
+        return round(float(scheduler.clock) / timespan)
 
     def record(notification: Notification[Any]) -> None:
         events.append((frame(), notification))
@@ -118,11 +118,12 @@ def demand_diagram(
         )
 
     scheduler.schedule_absolute(0.0, subscribe)
-    for time, notification in parse(demand, timespan=timespan, lookup=lookup):
+    names: dict[str | float, Any] | None = None if lookup is None else dict(lookup.items())
+    for time, notification in parse(demand, timespan=timespan, lookup=names):
         if not isinstance(notification, OnNext):
             raise ValueError(f"demand diagrams hold request sizes and {CANCEL!r} only: {demand!r}")
         action = _demand_action(holder, notification.value)
-        scheduler.schedule_absolute(time, action)
+        scheduler.schedule_absolute(scheduler.to_seconds(time), action)
     scheduler.advance_to(horizon * timespan)
     return render_marbles(events, symbols)
 

@@ -8,7 +8,8 @@ keeps the bytes queued there but not yet sent under a small budget too:
 * ``TCP_NOTSENT_LOWAT`` makes "writable" mean "fewer than ``NOTSENT_LOWAT``
   unsent bytes queued", instead of "the 4 MB send buffer has room";
 * ``SIOCOUTQNSD`` reads the unsent bytes, and each request is sized from the
-  room left under ``KERNEL_BUDGET`` and the average encoded item size.
+  room left under ``KERNEL_BUDGET`` and the largest encoded item size seen
+  (7 bytes for the default encoding).
 
 Per connection, then: user space <= ``WINDOW_BYTES`` (+ one item), kernel
 unsent bytes <= ``NOTSENT_LOWAT + WINDOW_BYTES`` <= ``KERNEL_BUDGET``. Where
@@ -56,8 +57,8 @@ NOTSENT_LOWAT: Final = 32 * 1024
 KERNEL_BUDGET: Final = NOTSENT_LOWAT + WINDOW_BYTES
 #: Linux ioctl: bytes in the send queue not yet sent (linux/sockios.h).
 SIOCOUTQNSD: Final = 0x894B
-#: Estimated encoded size of an item before any was seen (``b"5000\r\n"``).
-_INITIAL_ITEM_SIZE: Final = 6.0
+#: Assumed largest encoded item before any was seen (``b"10000\r\n"`` is 7).
+_INITIAL_ITEM_SIZE: Final = 8
 
 _TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 _INT: Final = struct.Struct("i")
@@ -160,6 +161,7 @@ class SocketObserver(Generic[_T]):
         self._pending: memoryview | None = None
         self._pending_items = 0
         self._items_received = 0
+        self._item_size = _INITIAL_ITEM_SIZE
         self._in_request = False
         self._cycle_handle: asyncio.Handle | None = None
         self._writer_registered = False
@@ -257,13 +259,10 @@ class SocketObserver(Generic[_T]):
         subscription = self._subscription
         if subscription is None:
             return
-        average = (
-            self.stats.bytes_sent / self.stats.items_written
-            if self.stats.items_written
-            else _INITIAL_ITEM_SIZE
-        )
+        # Sized by the largest item seen, so that a window of requested items
+        # never holds more than `room` bytes (given items no larger than before).
         outstanding = self.stats.items_requested - self._items_received - len(self._parts)
-        want = max(1, int(room / average)) - outstanding
+        want = max(1, room // self._item_size) - outstanding
         if want <= 0:
             return  # the items already asked for will fill the room
         self.stats.items_requested += want
@@ -299,6 +298,9 @@ class SocketObserver(Generic[_T]):
             parts = self._parts
             self._parts = []
             data = b"".join(parts)
+            largest = max(map(len, parts))
+            if largest > self._item_size:
+                self._item_size = largest
             self._items_received += len(parts)
             self._pending = memoryview(data)
             self._pending_items = len(parts)

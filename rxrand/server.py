@@ -31,7 +31,7 @@ from reactivex import Observable
 
 from ._controlled import ControlledSubscription, controlled
 from ._errors import ConnectionLost, translate_os_error
-from ._socket import SocketObserver, configure_stream_socket
+from ._socket import SocketObserver, configure_stream_socket, unsent_bytes
 from ._source import random_integers
 from ._wire import (
     MAX_LINE_LENGTH,
@@ -155,6 +155,13 @@ class Connection:
             reason,
         )
 
+    def buffered(self) -> tuple[int, int | None]:
+        """(bytes held in user space, unsent bytes in the kernel or ``None`` if unknown)."""
+        held = len(self._out) + (self.observer.held_bytes if self.observer is not None else 0)
+        if self._phase is _Phase.CLOSED:
+            return held, None
+        return held, unsent_bytes(self._sock)
+
     # -- input -----------------------------------------------------------------------
 
     def _resume_reading(self) -> None:
@@ -221,9 +228,9 @@ class Connection:
 
     def _send(self, data: bytes) -> None:
         self._out += data
-        self._flush_out()
+        self._flush_out(resume=False)
 
-    def _flush_out(self) -> None:
+    def _flush_out(self, *, resume: bool) -> None:
         if self._phase is _Phase.CLOSED:
             return
         try:
@@ -242,14 +249,15 @@ class Connection:
             return
         if self._close_after_flush is not None:
             self.close(self._close_after_flush)
-        elif self._phase is _Phase.ASKING:
+        elif resume and self._phase is _Phase.ASKING:
+            # Replies drained: take input again, starting with what is buffered.
             self._resume_reading()
             self._process_lines()
 
     def _on_out_writable(self) -> None:
         self._writing = False
         self._loop.remove_writer(self._fd)
-        self._flush_out()
+        self._flush_out(resume=True)
 
     def _close_when_flushed(self, reason: str) -> None:
         self._close_after_flush = reason

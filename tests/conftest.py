@@ -1,0 +1,102 @@
+"""Shared fixtures: a server on an ephemeral loopback port, and blocking test clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import pytest
+from reactivex import Observable
+
+from rxrand import PROMPT
+from rxrand.server import RandomIntegerServer, ServerConfig
+
+_R = TypeVar("_R")
+
+
+class RunningServer:
+    """A RandomIntegerServer on its own event loop thread, bound to 127.0.0.1:0."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        source: Callable[[int], Observable[int]] | None = None,
+    ) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server: RandomIntegerServer = self.call(
+            lambda: RandomIntegerServer(config, source=source)
+        )
+        self.host, self.port = self.call(self.server.start)
+
+    def call(self, function: Callable[[], _R], timeout: float = 10.0) -> _R:
+        """Run ``function`` on the server's loop and return its result."""
+        future: Future[_R] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(function())
+            except BaseException as error:
+                future.set_exception(error)
+
+        self.loop.call_soon_threadsafe(run)
+        return future.result(timeout)
+
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        return socket.create_connection((self.host, self.port), timeout=timeout)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., RunningServer]]:
+    servers: list[RunningServer] = []
+
+    def make(
+        source: Callable[[int], Observable[int]] | None = None, **options: Any
+    ) -> RunningServer:
+        config = ServerConfig(**{"host": "127.0.0.1", "port": 0, **options})
+        server = RunningServer(config, source)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def read_until_closed(sock: socket.socket, limit: int = 1 << 30) -> bytes:
+    chunks = []
+    total = 0
+    while total < limit:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_prompt(sock: socket.socket) -> None:
+    assert read_exactly(sock, len(PROMPT)) == PROMPT

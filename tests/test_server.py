@@ -1,0 +1,365 @@
+"""The TCP server over 127.0.0.1: the protocol, bad clients, many clients, slow and gone clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import reactivex.operators as ops
+from reactivex import Observable
+
+from rxrand import KERNEL_BUDGET, PROMPT, WINDOW_BYTES, random_integers
+from rxrand.server import Connection
+
+from .conftest import RunningServer, read_exactly, read_prompt, read_until_closed
+
+pytestmark = pytest.mark.timeout(60)
+
+LINE = re.compile(rb"(0|[1-9][0-9]{0,3}|10000)\r\n")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def request(server: RunningServer, line: bytes) -> bytes:
+    with server.connect() as sock:
+        read_prompt(sock)
+        sock.sendall(line)
+        return read_until_closed(sock)
+
+
+def assert_integer_lines(data: bytes, count: int) -> None:
+    lines = data.split(b"\r\n")
+    assert lines[-1] == b""
+    assert len(lines) - 1 == count
+    for match_end, line in enumerate(lines[:-1]):
+        assert LINE.fullmatch(line + b"\r\n"), (match_end, line)
+
+
+@pytest.mark.parametrize("count", [0, 1, 10, 100_000])
+def test_server_sends_exactly_count_integer_lines_then_closes(
+    make_server: Callable[..., RunningServer], count: int
+) -> None:
+    server = make_server()
+    data = request(server, b"%d\r\n" % count)
+    assert_integer_lines(data, count)
+
+
+def test_server_stream_is_the_seeded_sequence(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server(seed=5)
+    data = request(server, b"1000\n")
+    expected = random_integers(1000, seed=5).pipe(ops.to_list()).run()
+    assert data == b"".join(b"%d\r\n" % v for v in expected)
+
+
+def test_server_prompt_is_sent_first_on_connect(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        assert read_exactly(sock, len(PROMPT)) == PROMPT
+
+
+ERROR_CASES = [
+    (b"abc\r\n", rb"error: 'abc' is not an integer; expected a whole number from 0 to 1000000, "),
+    (b"-5\r\n", rb"error: -5 is negative; expected a whole number"),
+    (b"\r\n", rb"error: empty line; expected a whole number"),
+    (b"  \n", rb"error: empty line; expected a whole number"),
+    (b"1000001\n", rb"error: 1000001 is above the maximum of 1000000; expected"),
+    (b"12 34\n", rb"error: '12 34' is not an integer"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), ERROR_CASES)
+def test_server_bad_input_gets_an_error_line_and_the_prompt_again(
+    make_server: Callable[..., RunningServer], bad: bytes, message: bytes
+) -> None:
+    server = make_server(max_count=1_000_000)
+    with server.connect() as sock:
+        read_prompt(sock)
+        sock.sendall(bad)
+        reply = b""
+        while not reply.endswith(PROMPT):
+            chunk = sock.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        error, _, rest = reply.partition(b"\r\n")
+        assert re.match(message, error), error
+        assert rest == PROMPT
+        # The same connection still works.
+        sock.sendall(b"3\r\n")
+        assert_integer_lines(read_until_closed(sock), 3)
+    # And the server still serves others.
+    assert_integer_lines(request(server, b"2\n"), 2)
+
+
+def test_server_several_bad_lines_in_one_packet_each_get_a_reply(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    data = request(server, b"x\n-1\n\n4\n")
+    replies = data.split(PROMPT)
+    assert len(replies) == 4
+    assert [r.split(b":")[0] for r in replies[:3]] == [b"error"] * 3
+    assert_integer_lines(replies[3], 4)
+
+
+def test_server_line_too_long_gets_an_error_and_is_closed(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        read_prompt(sock)
+        sock.sendall(b"1" * 2000)
+        reply = read_until_closed(sock)
+    assert reply.startswith(b"error: line longer than 1024 bytes without a line end")
+    assert reply.endswith(b"closing\r\n")
+    assert_integer_lines(request(server, b"5\n"), 5)
+
+
+def test_server_idle_client_is_closed(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server(idle_timeout=0.3)
+    with server.connect() as sock:
+        read_prompt(sock)
+        started = time.monotonic()
+        reply = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+    assert reply == b"error: no complete line within 0.3 seconds; closing\r\n"
+    assert 0.2 < elapsed < 5
+    assert_integer_lines(request(server, b"5\n"), 5)
+
+
+def test_server_request_split_over_packets(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        read_prompt(sock)
+        for piece in (b" 1", b"2", b"3 ", b"\r", b"\n"):
+            sock.sendall(piece)
+            time.sleep(0.02)
+        assert_integer_lines(read_until_closed(sock), 123)
+
+
+def test_server_request_before_the_prompt_is_read(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        sock.sendall(b"7\n")
+        data = read_until_closed(sock)
+    assert data.startswith(PROMPT)
+    assert_integer_lines(data[len(PROMPT) :], 7)
+
+
+def test_server_half_closed_client_still_receives_its_integers(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        sock.sendall(b"50000\n")
+        sock.shutdown(socket.SHUT_WR)
+        data = read_until_closed(sock)
+    assert_integer_lines(data[len(PROMPT) :], 50_000)
+
+
+def test_server_unterminated_count_before_half_close_is_accepted(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        sock.sendall(b"3")
+        sock.shutdown(socket.SHUT_WR)
+        data = read_until_closed(sock)
+    assert_integer_lines(data[len(PROMPT) :], 3)
+
+
+def test_server_client_closing_before_a_count_is_forgotten(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    for _ in range(20):
+        sock = server.connect()
+        sock.close()
+    deadline = time.monotonic() + 5
+    while server.call(lambda: len(server.server.connections)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.call(lambda: len(server.server.connections)) == 0
+
+
+def test_server_200_concurrent_clients_each_get_exactly_their_count(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    results: dict[int, bytes] = {}
+    errors: list[BaseException] = []
+
+    def client(index: int) -> None:
+        try:
+            count = 1000 + index
+            results[index] = request(server, b"%d\n" % count)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert len(results) == 200
+    for index, data in results.items():
+        assert_integer_lines(data, 1000 + index)
+
+
+def connection_of(server: RunningServer) -> Connection:
+    connections = server.call(lambda: list(server.server.connections))
+    assert len(connections) == 1
+    return connections[0]
+
+
+def test_server_slow_reader_holds_no_more_than_the_window(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    with server.connect() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        read_prompt(sock)
+        sock.sendall(b"1000000000\n")
+        held: list[int] = []
+        unsent: list[int] = []
+        time.sleep(0.1)
+        connection = connection_of(server)
+        read_total = 0
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            read_total += len(sock.recv(2000))  # 2000 bytes every 10 ms: about 200 KB/s
+            time.sleep(0.01)
+            user, kernel = server.call(connection.buffered)
+            held.append(user)
+            unsent.append(kernel or 0)
+        assert connection.observer is not None
+        assert connection.subscription is not None
+        stats = server.call(lambda: connection.observer.stats)  # type: ignore[union-attr]
+        assert max(held) <= WINDOW_BYTES
+        assert max(unsent) <= KERNEL_BUDGET
+        assert stats.kernel_full >= 3  # paused, as the seed would say
+        # What left the server but was not read sits in the kernels' bounded
+        # buffers (the seed's server would have ~4 MB queued here).
+        assert stats.bytes_sent - read_total <= 1 << 20
+        # Nothing is generated beyond what user space holds: one window.
+        assert connection.subscription.pulled - stats.items_written <= WINDOW_BYTES // 2
+
+
+def test_server_aborted_client_stops_the_stream(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    generated = [0]
+
+    def counting_source(count: int) -> Observable[int]:
+        def count_one(_: int) -> None:
+            generated[0] += 1
+
+        return random_integers(count).pipe(ops.do_action(count_one))
+
+    server = make_server(source=counting_source)
+    sock = server.connect()
+    read_prompt(sock)
+    sock.sendall(b"1000000000\n")
+    read_exactly(sock, 100_000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # reset
+    deadline = time.monotonic() + 5
+    while server.call(lambda: len(server.server.connections)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.call(lambda: len(server.server.connections)) == 0
+    after_close = server.call(lambda: generated[0])
+    time.sleep(0.3)
+    assert server.call(lambda: generated[0]) == after_close
+    assert_integer_lines(request(server, b"3\n"), 3)
+
+
+def start_server_process(*args: str) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "tcp_server.py"), "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if found:
+            return process, int(found.group(1))
+    stop_process(process)
+    raise AssertionError("server did not report its port")
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_server_process_shuts_down_gracefully_on_signal(signum: int) -> None:
+    process, port = start_server_process()
+    try:
+        streaming = socket.create_connection(("127.0.0.1", port), timeout=10)
+        streaming.sendall(b"1000000000\n")
+        read_exactly(streaming, 100_000)
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=10)
+        read_prompt(waiting)
+        started = time.monotonic()
+        process.send_signal(signum)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 1.0
+        assert read_until_closed(waiting) == b""
+        streaming.close()
+        waiting.close()
+        assert process.stderr is not None
+        log = process.stderr.read()
+        assert "reason=server shutdown" in log
+    finally:
+        stop_process(process)
+
+
+def test_server_process_help_lists_the_options() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tcp_server.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    for option in ("--host", "--port", "--max-count", "--idle-timeout", "--seed", "--log-level"):
+        assert option in result.stdout
+
+
+def test_server_process_logs_each_connection() -> None:
+    process, port = start_server_process("--seed", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"10\n")
+            read_until_closed(sock)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert process.stderr is not None
+        log = process.stderr.read()
+        assert re.search(r"open peer=127\.0\.0\.1:\d+", log)
+        assert re.search(
+            r"close peer=127\.0\.0\.1:\d+ count=10 sent=10 bytes=\d+ duration=[\d.]+s "
+            r"paused=\d+ reason=completed",
+            log,
+        )
+    finally:
+        stop_process(process)

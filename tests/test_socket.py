@@ -1,0 +1,314 @@
+"""The socket Observer against a real loopback TCP connection (no mock of the kernel)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import pytest
+import reactivex.operators as ops
+from reactivex.subject import Subject
+
+from rxrand import (
+    KERNEL_BUDGET,
+    WINDOW_BYTES,
+    ConnectionLost,
+    SocketObserver,
+    controlled,
+    random_integers,
+    unsent_bytes,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+_R = TypeVar("_R")
+
+
+@contextmanager
+def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """(server side, client side) of one loopback TCP connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname()[:2])
+        server, _ = listener.accept()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    try:
+        yield server, client
+    finally:
+        server.close()
+        client.close()
+
+
+def run(scenario: Callable[[], Awaitable[_R]]) -> _R:
+    return asyncio.run(asyncio.wait_for(scenario(), timeout=30))  # type: ignore[arg-type]
+
+
+async def read_all(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    sock.setblocking(False)
+    chunks = []
+    while True:
+        chunk = await loop.sock_recv(sock, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_socket_observer_writes_every_item_and_finishes() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            random_integers(100_000, seed=3).pipe(controlled()).subscribe(observer)
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        expected = random_integers(100_000, seed=3).pipe(ops.to_list()).run()
+        assert data == b"".join(b"%d\r\n" % v for v in expected)
+        assert finished == [None]
+        assert observer.stats.items_written == 100_000
+        assert observer.stats.bytes_sent == len(data)
+
+    run(scenario)
+
+
+def test_socket_observer_coalesces_items_into_few_sends() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            random_integers(200_000, seed=1).pipe(controlled()).subscribe(observer)
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            await reader
+        # ~1.2 MB in windows of up to 64 KiB: a few dozen sends, not 200,000.
+        assert observer.stats.sends <= 200_000 // 1000
+
+    run(scenario)
+
+
+def test_socket_observer_window_bound_while_the_reader_does_not_read() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            observer: SocketObserver[int] = SocketObserver(server)
+            subscription = random_integers(seed=1).pipe(controlled()).subscribe(observer)
+            held = []
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+                held.append(observer.held_bytes)
+            assert max(held) <= WINDOW_BYTES
+            if observer.kernel_aware:
+                assert (unsent_bytes(server) or 0) <= KERNEL_BUDGET
+            # Quiet once full: no busy loop while nobody reads.
+            sends, pulled = observer.stats.sends, subscription.pulled
+            await asyncio.sleep(0.3)
+            assert observer.stats.sends == sends
+            assert subscription.pulled == pulled
+            assert observer.stats.kernel_full >= 1
+            observer.close()
+
+    run(scenario)
+
+
+def test_socket_observer_demand_resumes_when_the_reader_reads() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[int] = SocketObserver(server)
+            subscription = random_integers(seed=1).pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.2)
+            stalled_at = subscription.pulled
+            client.setblocking(False)
+            for _ in range(50):
+                await loop.sock_recv(client, 1 << 16)
+            await asyncio.sleep(0.05)
+            assert subscription.pulled > stalled_at
+            observer.close()
+
+    run(scenario)
+
+
+def test_socket_observer_cancels_on_reset() -> None:
+    async def scenario() -> None:
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            subscription = random_integers(seed=1).pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.05)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            for _ in range(200):
+                if finished:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(finished) == 1
+            assert isinstance(finished[0], ConnectionLost)
+            assert subscription.is_cancelled
+            pulled = subscription.pulled
+            await asyncio.sleep(0.1)
+            assert subscription.pulled == pulled
+
+    run(scenario)
+
+
+def test_socket_observer_writes_nothing_after_close() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            subject: Subject[int] = Subject()
+            observer: SocketObserver[int] = SocketObserver(server)
+            subscription = subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+            subject.on_next(1)
+            await asyncio.sleep(0.01)
+            sent = observer.stats.bytes_sent
+            assert sent == 3
+            observer.close()
+            subject.on_next(2)
+            observer.on_next(3)
+            observer.on_completed()
+            await asyncio.sleep(0.01)
+            assert observer.stats.bytes_sent == sent
+            assert subscription.is_cancelled
+            assert not subject.observers
+
+    run(scenario)
+
+
+def test_socket_observer_rule_2_5_cancels_a_second_subscription() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            observer: SocketObserver[int] = SocketObserver(server)
+            first = random_integers(10).pipe(controlled()).subscribe(observer)
+            second = random_integers(10).pipe(controlled()).subscribe(observer)
+            assert second.is_cancelled
+            assert not first.is_cancelled
+            observer.close()
+
+    run(scenario)
+
+
+def test_socket_observer_rule_2_1_requests_on_subscribe() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            observer: SocketObserver[int] = SocketObserver(server)
+            subject: Subject[int] = Subject()
+            subscription = subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+            assert observer.stats.items_requested > 0
+            assert subscription.pending > 0
+            observer.close()
+
+    run(scenario)
+
+
+def test_socket_observer_error_in_the_stream_finishes_with_it() -> None:
+    async def scenario() -> None:
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, _client):
+            subject: Subject[int] = Subject()
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+            subject.on_error(RuntimeError("boom"))
+            assert [str(e) for e in finished] == ["boom"]
+
+    run(scenario)
+
+
+def test_socket_observer_encoder_is_a_parameter() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[str] = SocketObserver(
+                server, encoder=lambda word: word.encode() + b"\n", on_finished=finished.append
+            )
+            source = random_integers(3, seed=1).pipe(ops.map(lambda v: f"n{v}"), controlled())
+            source.subscribe(observer)
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        values = random_integers(3, seed=1).pipe(ops.to_list()).run()
+        assert data == b"".join(b"n%d\n" % v for v in values)
+
+    run(scenario)
+
+
+def test_socket_observer_bad_item_fails_the_stream_without_raising() -> None:
+    async def scenario() -> None:
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, _client):
+            subject: Subject[object] = Subject()
+            observer: SocketObserver[object] = SocketObserver(
+                server,
+                encoder=lambda v: b"%d\r\n" % v,
+                on_finished=finished.append,  # type: ignore[operator]
+            )
+            subscription = subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+            subject.on_next("not a number")  # rule 2.13: returns normally
+            assert len(finished) == 1
+            assert isinstance(finished[0], TypeError)
+            assert subscription.is_cancelled
+
+    run(scenario)
+
+
+def test_socket_observer_items_from_another_thread_are_handed_to_the_loop() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            subject: Subject[int] = Subject()
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+
+            def produce() -> None:
+                for value in range(100):
+                    subject.on_next(value)
+                subject.on_completed()
+
+            await loop.run_in_executor(None, produce)
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        assert data == b"".join(b"%d\r\n" % v for v in range(100))
+
+    run(scenario)
+
+
+def test_socket_observer_one_endless_stream_does_not_starve_another() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server_a, client_a), tcp_pair() as (server_b, client_b):
+            endless: SocketObserver[int] = SocketObserver(server_a)
+            random_integers(seed=1).pipe(controlled()).subscribe(endless)
+            drain = loop.create_task(read_all(loop, client_a))
+            small: SocketObserver[int] = SocketObserver(server_b, on_finished=finished.append)
+            random_integers(1000, seed=2).pipe(controlled()).subscribe(small)
+            ticks = 0
+            while not finished:
+                await asyncio.sleep(0)
+                ticks += 1
+                assert ticks < 10_000
+            endless.close()
+            server_a.shutdown(socket.SHUT_RDWR)
+            drain.cancel()
+            client_b.close()
+            assert finished == [None]
+
+    run(scenario)

@@ -30,6 +30,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ._channel import DemandChannel, demand_channel_of
 from ._demand import UNBOUNDED, check_request
+from ._fused import IntegerBatches, batches_for
 
 __all__ = [
     "BufferOverflowError",
@@ -112,16 +113,19 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     __slots__ = (
         "__weakref__",
+        "_batches",
         "_buffer",
         "_cancelled",
         "_capacity",
         "_channel",
         "_connecting",
         "_defer_start",
+        "_delivered",
         "_demand",
         "_detach",
         "_done",
         "_emitting",
+        "_fusable",
         "_lock",
         "_missed",
         "_on_completed",
@@ -130,13 +134,12 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_overflow",
         "_pull_budget",
         "_pull_thread",
+        "_pulled",
         "_request_error",
         "_requested",
         "_terminal",
         "_upstream",
-        "delivered",
         "dropped",
-        "pulled",
     )
 
     def __init__(
@@ -174,12 +177,14 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._connecting = False
         self._defer_start = False
         self._channel = DemandChannel(scheduler, self._on_attach)
-        #: Items handed to the subscriber so far.
-        self.delivered = 0
+        self._delivered = 0
+        self._pulled = 0
         #: Items dropped by the overflow policy so far.
         self.dropped = 0
-        #: Items asked of pull sources so far (what was generated on demand).
-        self.pulled = 0
+        # The fused path: set by Controlled.subscribe when the source can hand
+        # out integers in bulk, taken by fuse() during on_subscribe.
+        self._fusable: Observable[Any] | None = None
+        self._batches: IntegerBatches | None = None
 
     # -- the Reactive Streams subscription ------------------------------------
 
@@ -233,6 +238,36 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     @property
     def is_cancelled(self) -> bool:
         return self._cancelled
+
+    @property
+    def delivered(self) -> int:
+        """Items handed to the subscriber so far."""
+        batches = self._batches
+        return self._delivered + (batches.taken if batches is not None else 0)
+
+    @property
+    def pulled(self) -> int:
+        """Items asked of pull sources so far: what was generated on demand."""
+        batches = self._batches
+        return self._pulled + (batches.taken if batches is not None else 0)
+
+    def fuse(self) -> IntegerBatches | None:
+        """Switch to the fused path: the subscriber takes integers in bulk.
+
+        Only possible from ``on_subscribe``, and only when the source is
+        ``random_integers`` itself with nothing in between. The subscriber
+        then calls ``take(n)`` on the result instead of ``request(n)``:
+        demand is still counted in integers and never exceeded, the
+        integers are the same, and ``cancel()`` still stops everything.
+
+        Returns:
+            The batches to take from, or ``None`` (stay on the per-item path).
+        """
+        source, self._fusable = self._fusable, None
+        if source is None or self._cancelled:
+            return None
+        self._batches = batches_for(source)
+        return self._batches
 
     @property
     def pending(self) -> int:
@@ -296,6 +331,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         detach, self._detach = self._detach, None
         if detach is not None:
             detach.dispose()
+        if self._batches is not None:
+            self._batches.close()
 
     # -- upstream signals ---------------------------------------------------------
 
@@ -433,7 +470,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 sent += 1
         except Exception as error:
             self._subscriber_failed(error)
-        self.delivered += sent
+        self._delivered += sent
         return demand if demand >= UNBOUNDED else demand - sent
 
     def _pull(self, demand: int) -> tuple[int, bool]:
@@ -455,8 +492,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._pull_thread = None
             sent = want - self._pull_budget
             self._pull_budget = 0
-        self.pulled += emitted
-        self.delivered += sent
+        self._pulled += emitted
+        self._delivered += sent
         left = demand if demand >= UNBOUNDED else demand - sent
         return left, emitted == 0 and sent == 0
 
@@ -533,7 +570,9 @@ class Controlled(Observable[_T]):
         outer = demand_channel_of(scheduler)
         try:
             if on_subscribe is not None:
+                subscription._fusable = self.source
                 on_subscribe(subscription)
+                subscription._fusable = None
             elif outer is not None:
                 # A controlled() inside another one's chain: forward its pulls
                 # as requests, so demand keeps flowing back to the source.
@@ -548,7 +587,8 @@ class Controlled(Observable[_T]):
             raise
         # on_subscribe has returned: from now on items may flow (rule 1.9).
         subscription._drain()
-        subscription._connect(self.source)
+        if subscription._batches is None:
+            subscription._connect(self.source)
         return subscription
 
     def _subscribe_core(

@@ -147,6 +147,14 @@ class RandomIntegers(Observable[int]):
         super().__init__(self._subscribe_integers)
 
     @property
+    def low(self) -> int:
+        return self._low
+
+    @property
+    def high(self) -> int:
+        return self._high
+
+    @property
     def length(self) -> int | None:
         """How many integers each subscription gets (``None``: endless)."""
         return self._count

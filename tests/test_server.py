@@ -363,3 +363,28 @@ def test_server_process_logs_each_connection() -> None:
         )
     finally:
         stop_process(process)
+
+
+def test_server_aborted_client_stops_the_fused_stream(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    sock = server.connect()
+    read_prompt(sock)
+    sock.sendall(b"1000000000\n")
+    read_exactly(sock, 100_000)
+    connection = connection_of(server)
+    assert connection.observer is not None
+    assert connection.subscription is not None
+    assert server.call(lambda: connection.observer.fused)  # type: ignore[union-attr]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    deadline = time.monotonic() + 5
+    while server.call(lambda: len(server.server.connections)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    generated = server.call(lambda: connection.subscription.pulled)  # type: ignore[union-attr]
+    time.sleep(0.3)
+    assert server.call(lambda: connection.subscription.pulled) == generated  # type: ignore[union-attr]
+    assert generated < 1_000_000_000
+    assert connection.close_reason is not None
+    assert connection.close_reason.startswith("lost")

@@ -54,6 +54,8 @@ _RECV_SIZE: Final = 4096
 _ACCEPTS_PER_WAKEUP: Final = 64
 #: After the last byte, how long to wait for the client's EOF before closing.
 _LINGER_SECONDS: Final = 5.0
+#: Input read and thrown away while closing, before giving up on a polite close.
+_LINGER_DISCARD_BYTES: Final = 1 << 20
 #: Pause before accepting again when the process is out of file descriptors.
 _ACCEPT_BACKOFF_SECONDS: Final = 0.1
 _LOW: Final = 0
@@ -82,7 +84,7 @@ def _identity(value: int) -> int:
 class _Phase(enum.Enum):
     ASKING = "asking"  # prompt sent, waiting for a count
     STREAMING = "streaming"
-    CLOSING = "closing"  # everything sent, waiting for the client's EOF
+    CLOSING = "closing"  # last bytes going out, then waiting (bounded) for the client's EOF
     CLOSED = "closed"
 
 
@@ -107,7 +109,8 @@ class Connection:
         self._out = bytearray()  # prompt and error lines the kernel has not taken yet
         self._reading = False
         self._writing = False
-        self._close_after_flush: str | None = None
+        self._closing_reason = ""
+        self._discarded = 0
         self._opened = time.monotonic()
         self._last_activity = self._opened
         self._timer: asyncio.TimerHandle | None = None
@@ -182,14 +185,15 @@ class Connection:
             if lost is not None:
                 self.close(f"lost ({lost.reason})")
             return
-        self._last_activity = time.monotonic()
-        if self._phase is not _Phase.ASKING:
+        if self._phase is _Phase.CLOSING:
+            self._discarded += len(data)
+            if not data or self._discarded > _LINGER_DISCARD_BYTES:
+                self.close(self._closing_reason)
+            return
+        if self._phase is _Phase.STREAMING:
             if not data:
-                # Half-close after the count (nc -N): keep streaming; in
-                # CLOSING it is the goodbye we were waiting for.
+                # Half-close after the count (nc -N): keep streaming.
                 self._pause_reading()
-                if self._phase is _Phase.CLOSING:
-                    self.close("completed")
             return  # anything sent after the count is ignored
         self._decoder.receive_data(data)
         self._process_lines()
@@ -211,9 +215,12 @@ class Connection:
                         "expected a whole number and a line end; closing"
                     )
                 )
-                self._close_when_flushed("line too long")
+                self._close_gracefully("line too long")
                 return
             assert isinstance(event, Line)
+            # The idle clock counts from the last complete line, not the last
+            # byte: a client trickling a byte a second (slowloris) is idle too.
+            self._last_activity = time.monotonic()
             try:
                 count = parse_count(event.content, self._config.max_count)
             except BadCount as error:
@@ -247,8 +254,8 @@ class Connection:
                 self._writing = True
                 self._loop.add_writer(self._fd, self._on_out_writable)
             return
-        if self._close_after_flush is not None:
-            self.close(self._close_after_flush)
+        if self._phase is _Phase.CLOSING:
+            self._shutdown_output()
         elif resume and self._phase is _Phase.ASKING:
             # Replies drained: take input again, starting with what is buffered.
             self._resume_reading()
@@ -259,11 +266,29 @@ class Connection:
         self._loop.remove_writer(self._fd)
         self._flush_out(resume=True)
 
-    def _close_when_flushed(self, reason: str) -> None:
-        self._close_after_flush = reason
-        self._pause_reading()
+    def _close_gracefully(self, reason: str) -> None:
+        """Send what is queued, then FIN, then wait (bounded) for the client's EOF.
+
+        Closing with unread input would make the kernel send a reset, which
+        can destroy our last bytes (an error line, the end of the stream)
+        before the client reads them. So input is read and thrown away until
+        the client closes, for at most ``_LINGER_SECONDS`` and
+        ``_LINGER_DISCARD_BYTES``.
+        """
+        if self._phase in (_Phase.CLOSING, _Phase.CLOSED):
+            return
+        self._phase = _Phase.CLOSING
+        self._closing_reason = reason
+        self._arm_timer(_LINGER_SECONDS)
+        self._resume_reading()
         if not self._out:
-            self.close(reason)
+            self._shutdown_output()
+
+    def _shutdown_output(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close(self._closing_reason)
 
     # -- the stream -------------------------------------------------------------------
 
@@ -281,17 +306,7 @@ class Connection:
         if self._phase is not _Phase.STREAMING:
             return
         if error is None:
-            self._phase = _Phase.CLOSING
-            # FIN after the last byte; then wait (bounded) for the client's EOF,
-            # so that input still unread cannot turn our close into a reset
-            # that would discard the tail of the stream.
-            try:
-                self._sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                self.close("completed")
-                return
-            self._resume_reading()
-            self._arm_timer(_LINGER_SECONDS)
+            self._close_gracefully("completed")
         elif isinstance(error, ConnectionLost):
             self.close(f"lost ({error.reason})")
         else:
@@ -312,7 +327,7 @@ class Connection:
         if self._phase is _Phase.CLOSED:
             return
         if self._phase is _Phase.CLOSING:
-            self.close("completed")
+            self.close(self._closing_reason)
             return
         timeout = self._config.idle_timeout
         now = time.monotonic()

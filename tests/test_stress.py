@@ -1,0 +1,182 @@
+"""Stress and faults (marked slow; .ci/run runs them): many clients, aborts, garbage, slowloris."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import resource
+import socket
+import struct
+import time
+from collections.abc import Callable
+
+import pytest
+
+from rxrand import PROMPT
+
+from .conftest import RunningServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def raise_open_file_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def fetch(port: int, count: int) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"%d\r\n" % count)
+    await writer.drain()
+    data = bytearray()
+    while chunk := await reader.read(1 << 16):
+        data += chunk
+    writer.close()
+    assert data.startswith(PROMPT)
+    body = bytes(data[len(PROMPT) :])
+    return body.count(b"\r\n") if body.endswith(b"\r\n") or not body else -1
+
+
+def test_stress_1000_clients_served_exactly_while_200_idle_connections_wait(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    raise_open_file_limit(8192)
+    server = make_server(idle_timeout=120)
+
+    async def scenario() -> None:
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(200)]
+        counts = [1000 + (i * 37) % 5000 for i in range(1000)]
+        started = time.monotonic()
+        got = await asyncio.gather(*(fetch(server.port, n) for n in counts))
+        elapsed = time.monotonic() - started
+        assert got == counts
+        assert elapsed < 120
+        # The idle ones are still there, and still served when they ask.
+        deadline = time.monotonic() + 10
+        while server.call(lambda: len(server.server.connections)) > 200:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert server.call(lambda: len(server.server.connections)) == 200
+        for reader, writer in idle[:5]:
+            await reader.readexactly(len(PROMPT))
+            writer.write(b"3\n")
+            data = await reader.read()
+            assert data.count(b"\r\n") == 3
+        for _, writer in idle:
+            writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_stress_5000_aborted_connections_leave_no_trace(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    raise_open_file_limit(8192)
+    server = make_server()
+
+    def abort_one() -> None:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(b"1000000000\n")
+        received = 0
+        while received < 20_000:
+            received += len(sock.recv(65536))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+    def settle() -> None:
+        deadline = time.monotonic() + 20
+        while server.call(lambda: len(server.server.connections)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        gc.collect()
+
+    for _ in range(200):  # warm up: caches, allocator arenas
+        abort_one()
+    settle()
+    fds_before, rss_before = open_fds(), rss_bytes()
+    for _ in range(5000):
+        abort_one()
+    settle()
+    fds_after, rss_after = open_fds(), rss_bytes()
+    print(f"fds {fds_before} -> {fds_after}, RSS {rss_before >> 20} -> {rss_after >> 20} MiB")
+    assert server.call(lambda: len(server.server.connections)) == 0
+    assert fds_after <= fds_before
+    assert rss_after - rss_before < 20 << 20
+    assert server.call(lambda: server.server.accepted) == 5200
+
+
+def test_stress_garbage_and_slowloris_are_closed_by_their_bounds_while_others_are_served(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(idle_timeout=2.0)
+
+    async def garbage_without_line_end() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        with_junk = os.urandom(1 << 16).replace(b"\n", b"x")
+        try:
+            for _ in range(64):
+                writer.write(with_junk)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        data = await reader.read()
+        writer.close()
+        return data
+
+    async def garbage_lines_never_read() -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 30:
+                writer.write(b"junk\n" * 1000)
+                await asyncio.wait_for(writer.drain(), 30)
+        except (ConnectionError, TimeoutError):
+            pass
+        writer.close()
+        return time.monotonic() - started
+
+    async def slowloris() -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        started = time.monotonic()
+        data = b""
+        try:
+            while not reader.at_eof() and time.monotonic() - started < 30:
+                writer.write(b"1")
+                await writer.drain()
+                try:
+                    data += await asyncio.wait_for(reader.read(4096), 0.5)
+                except TimeoutError:
+                    pass
+        except ConnectionError:
+            pass
+        writer.close()
+        return data, time.monotonic() - started
+
+    async def scenario() -> None:
+        tasks = [
+            asyncio.create_task(garbage_without_line_end()),
+            asyncio.create_task(garbage_lines_never_read()),
+            asyncio.create_task(slowloris()),
+        ]
+        await asyncio.sleep(0.5)
+        served = await asyncio.gather(*(fetch(server.port, 20_000) for _ in range(20)))
+        assert served == [20_000] * 20
+        garbage, flood_time, (loris, loris_time) = await asyncio.gather(*tasks)
+        assert garbage.startswith(PROMPT + b"error: line longer than 1024 bytes")
+        assert flood_time < 29  # closed by the idle bound, not by the test's deadline
+        assert b"error: no complete line within 2 seconds; closing" in loris
+        assert 1.5 < loris_time < 10
+
+    asyncio.run(scenario())

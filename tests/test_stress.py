@@ -136,7 +136,7 @@ def test_stress_garbage_and_slowloris_are_closed_by_their_bounds_while_others_ar
         return data
 
     async def garbage_lines_never_read() -> float:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         started = time.monotonic()
         try:
             while time.monotonic() - started < 30:

@@ -11,6 +11,7 @@ from ._controlled import (
 )
 from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
+from ._fused import IntegerBatches, LineTable
 from ._socket import (
     KERNEL_BUDGET,
     NOTSENT_LOWAT,
@@ -50,8 +51,10 @@ __all__ = [
     "ControlledSubscription",
     "DemandChannel",
     "EndOfInput",
+    "IntegerBatches",
     "Line",
     "LineDecoder",
+    "LineTable",
     "LineTooLong",
     "Overflow",
     "PullProducer",

@@ -336,7 +336,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     # -- upstream signals ---------------------------------------------------------
 
-    def _upstream_next(self, value: _T) -> None:
+    def _upstream_next(self, value: _T, _get_ident: Callable[[], int] = _get_ident) -> None:
+        # (_get_ident is bound as a default: a local lookup on the per-item path.)
         if self._pull_thread == _get_ident() and self._pull_budget > 0:
             # Emitted synchronously inside our own pull: the drain loop is on
             # this very stack, so delivering here is still serial (rule 1.3),

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar, final
 
+import numpy as np
+
 from ._controlled import ControlledSubscription
 from ._errors import ConnectionLost, translate_os_error
 from ._fused import IntegerBatches, LineTable
@@ -60,6 +62,9 @@ KERNEL_BUDGET: Final = NOTSENT_LOWAT + WINDOW_BYTES
 SIOCOUTQNSD: Final = 0x894B
 #: Assumed largest encoded item before any was seen (``b"10000\r\n"`` is 7).
 _INITIAL_ITEM_SIZE: Final = 8
+
+_DEFAULT_HIGH: Final = 10_000
+_DEFAULT_LINES: Final = LineTable(0, _DEFAULT_HIGH)
 
 _TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 _INT: Final = struct.Struct("i")
@@ -158,7 +163,7 @@ class SocketObserver(Generic[_T]):
         self._on_finished = on_finished
         self._state = _State.WAITING
         self._subscription: ControlledSubscription[_T] | None = None
-        self._parts: list[bytes] = []
+        self._values: list[_T] = []
         self._pending: memoryview | None = None
         self._pending_items = 0
         self._items_received = 0
@@ -179,7 +184,8 @@ class SocketObserver(Generic[_T]):
     def held_bytes(self) -> int:
         """Encoded bytes held in user space right now."""
         pending = len(self._pending) if self._pending is not None else 0
-        return pending + sum(map(len, self._parts))
+        # Items not yet encoded count at the largest encoded size seen.
+        return pending + len(self._values) * self._item_size
 
     @property
     def finished(self) -> bool:
@@ -211,18 +217,22 @@ class SocketObserver(Generic[_T]):
         self._schedule_cycle()
 
     def on_next(self, value: _T) -> None:
-        if threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(self.on_next, value)
-            return
-        if self._state is not _State.ACTIVE:
-            return  # nothing is written after close
-        try:
-            self._parts.append(self._encode(value))
-        except Exception as error:
-            self._fail(error)
-            return
+        # The hot path of the per-item route: one append. Safe from any thread,
+        # because the list is never replaced, only consumed from its head on
+        # the loop (see _flush). Encoding happens a window at a time.
+        self._values.append(value)
         if not self._in_request:
+            self._wake()
+
+    def _wake(self) -> None:
+        """An item arrived outside our own request(): get the loop to flush it."""
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._wake)
+            return
+        if self._state is _State.ACTIVE:
             self._schedule_cycle()
+        else:
+            self._values.clear()  # nothing is written after close
 
     def on_error(self, error: Exception) -> None:
         if threading.get_ident() != self._loop_thread:
@@ -285,7 +295,7 @@ class SocketObserver(Generic[_T]):
             return
         # Sized by the largest item seen, so that a window of requested items
         # never holds more than `room` bytes (given items no larger than before).
-        outstanding = self.stats.items_requested - self._items_received - len(self._parts)
+        outstanding = self.stats.items_requested - self._items_received - len(self._values)
         want = max(1, room // self._item_size) - outstanding
         if want <= 0:
             return  # the items already asked for will fill the room
@@ -295,7 +305,7 @@ class SocketObserver(Generic[_T]):
             subscription.request(want)
         finally:
             self._in_request = False
-        if self._parts or self._state is not _State.ACTIVE:
+        if self._values or self._state is not _State.ACTIVE:
             # Yield to the loop between write cycles: one endless fast
             # stream must not starve the other connections.
             self._schedule_cycle()
@@ -334,17 +344,20 @@ class SocketObserver(Generic[_T]):
     def _flush(self) -> bool:
         """Send what is held; True once nothing is left in user space."""
         if self._pending is None:
-            if not self._parts:
+            values = self._values
+            count = len(values)
+            if not count:
                 return True
-            parts = self._parts
-            self._parts = []
-            data = b"".join(parts)
-            largest = max(map(len, parts))
-            if largest > self._item_size:
-                self._item_size = largest
-            self._items_received += len(parts)
+            batch = values[:count]
+            del values[:count]  # appends from another thread meanwhile stay
+            try:
+                data = self._encode_batch(batch)
+            except Exception as error:
+                self._fail(error)
+                return False
+            self._items_received += count
             self._pending = memoryview(data)
-            self._pending_items = len(parts)
+            self._pending_items = count
             if len(data) > self.stats.max_held_bytes:
                 self.stats.max_held_bytes = len(data)
         pending = self._pending
@@ -368,6 +381,19 @@ class SocketObserver(Generic[_T]):
         self.stats.items_written += self._pending_items
         self._pending_items = 0
         return True
+
+    def _encode_batch(self, values: list[_T]) -> bytes:
+        """Encode a window of items at once: by table for default integers, else one by one."""
+        if self._encode is encode_int_line:
+            array = np.array(values)
+            if array.dtype.kind == "i" and array.min() >= 0 and array.max() <= _DEFAULT_HIGH:
+                self._item_size = max(self._item_size, _DEFAULT_LINES.width)
+                return _DEFAULT_LINES.encode(array)
+        parts = list(map(self._encode, values))
+        largest = max(map(len, parts))
+        if largest > self._item_size:
+            self._item_size = largest
+        return b"".join(parts)
 
     def _wait_writable(self) -> None:
         if not self._writer_registered:
@@ -410,7 +436,7 @@ class SocketObserver(Generic[_T]):
             self._writer_registered = False
             with contextlib.suppress(Exception):
                 self._loop.remove_writer(self._fd)
-        self._parts = []
+        self._values.clear()
         if self._pending is not None:
             self._pending.release()
             self._pending = None

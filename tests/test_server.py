@@ -186,6 +186,8 @@ def test_server_client_closing_before_a_count_is_forgotten(
         sock = server.connect()
         sock.close()
     deadline = time.monotonic() + 5
+    while server.call(lambda: server.server.accepted) < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)  # accepted from the backlog a little after connect() returns
     while server.call(lambda: len(server.server.connections)) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.call(lambda: len(server.server.connections)) == 0

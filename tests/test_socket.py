@@ -257,6 +257,10 @@ def test_socket_observer_bad_item_fails_the_stream_without_raising() -> None:
             subscription = subject.pipe(controlled()).subscribe(observer)
             await asyncio.sleep(0.01)
             subject.on_next("not a number")  # rule 2.13: returns normally
+            for _ in range(100):
+                if finished:
+                    break
+                await asyncio.sleep(0.01)
             assert len(finished) == 1
             assert isinstance(finished[0], TypeError)
             assert subscription.is_cancelled

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, Final, Generic, Protocol, TypeVar, cast, final
 
 from reactivex import Observable, abc
+from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
 from ._channel import DemandChannel, demand_channel_of
@@ -284,12 +285,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         # can already stop them.
         self._connecting = True
         try:
-            upstream = source.subscribe(
-                self._upstream_next,
-                self._upstream_error,
-                self._upstream_completed,
-                scheduler=self._channel,
-            )
+            upstream = _subscribe_bare(source, self, self._channel)
         except Exception as error:
             self._upstream_error(error)
             return
@@ -298,9 +294,12 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         with self._lock:
             self._upstream = upstream
             cancelled: bool = self._cancelled
-        if cancelled:  # set meanwhile by another signal
-            upstream.dispose()
-        elif self._defer_start:
+            ended = cancelled or self._terminal is not None
+        if ended:  # meanwhile cancelled, or upstream already terminated
+            self._dispose_upstream()
+        if cancelled:
+            return
+        if self._defer_start:
             # Unbounded demand from an operator downstream (ops.take...): start
             # on the trampoline, as reactivex's own sources do, so that the
             # chain holds its disposables before the first item and can stop
@@ -390,9 +389,15 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._pull_thread = None  # the fast path in _upstream_next closes
             if self._emitting:
                 self._missed = True
-                return
-            self._emitting = True
-        self._drain()
+                claimed = False
+            else:
+                self._emitting = claimed = True
+        # A finished upstream needs no subscription: let it go now, so that a
+        # `take` in the chain stops the source at once (what reactivex's
+        # AutoDetachObserver would do).
+        self._dispose_upstream()
+        if claimed:
+            self._drain()
 
     def _schedule_drain(self) -> None:
         with self._lock:
@@ -596,6 +601,64 @@ class Controlled(Observable[_T]):
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         return self.subscribe(observer, scheduler=scheduler)
+
+
+@final
+class _Inlet(abc.ObserverBase[_T]):
+    """The request operator's upstream observer: the subscription's three bound methods.
+
+    A real ``ObserverBase`` (some reactivex sources test for one), whose
+    methods are shadowed by instance attributes: a signal costs one call.
+    """
+
+    def __init__(self, subscription: ControlledSubscription[_T]) -> None:
+        self.on_next = subscription._upstream_next  # type: ignore[method-assign]
+        self.on_error = subscription._upstream_error  # type: ignore[method-assign]
+        self.on_completed = subscription._upstream_completed  # type: ignore[method-assign]
+
+    # Never called: shadowed by the instance attributes above.
+    def on_next(self, value: _T) -> None:  # pragma: no cover
+        raise AssertionError("shadowed")
+
+    def on_error(self, error: Exception) -> None:  # pragma: no cover
+        raise AssertionError("shadowed")
+
+    def on_completed(self) -> None:  # pragma: no cover
+        raise AssertionError("shadowed")
+
+
+def _subscribe_bare(
+    source: Observable[_T], subscription: ControlledSubscription[_T], channel: DemandChannel
+) -> abc.DisposableBase:
+    """Subscribe upstream without reactivex's AutoDetachObserver around our inlet.
+
+    That wrapper drops signals after a terminal one and disposes upstream on
+    error; the drain loop does both itself, and the wrapper would cost a call
+    per item on the hot path. What ``Observable.subscribe`` does besides is
+    kept: the current-thread trampoline around the subscription, so that a
+    synchronous source (``from_iterable``) starts only once the disposable
+    exists and can be stopped. Sources that override ``subscribe`` get it.
+    """
+    inlet = _Inlet(subscription)
+    if type(source).subscribe is not Observable.subscribe:
+        return source.subscribe(inlet, scheduler=channel)
+    holder = SingleAssignmentDisposable()
+
+    def set_disposable(_: abc.SchedulerBase | None = None, __: object = None) -> None:
+        result: Any = source._subscribe_core(inlet, channel)
+        if isinstance(result, abc.DisposableBase) or hasattr(result, "dispose"):
+            holder.disposable = result
+        elif callable(result):
+            holder.disposable = Disposable(result)
+        else:
+            holder.disposable = Disposable()
+
+    trampoline = CurrentThreadScheduler.singleton()
+    if trampoline.schedule_required():
+        trampoline.schedule(set_disposable)
+    else:
+        set_disposable()
+    return holder
 
 
 @final

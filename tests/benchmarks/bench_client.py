@@ -1,11 +1,11 @@
 """The measuring client for bench_server.py: protocol sessions that count lines at C speed.
 
 Every byte after the greeting is received into one reusable 1 MiB ``bytearray`` with
-``recv_into`` and checked with ``bytearray.count``/``translate`` (C loops, no per-line
-Python work): the number of ``\\n`` must equal the requested count exactly, every ``\\n``
-must have its ``\\r``, no byte may be outside ``0-9\\r\\n``, the stream must end with
-``\\r\\n`` and then EOF, and the first 64 KiB of lines are parsed one by one (canonical
-decimal, within [0, 10000]).
+``recv_into`` and checked by four vectorized numpy counts over a zero-copy view (about
+0.5 ms per MiB, no per-line Python work; ``bytes.count`` alone is slower): the number
+of ``\\n`` must equal the requested count exactly, every ``\\n`` must have its ``\\r``,
+no byte may be outside ``0-9\\r\\n``, the stream must end with ``\\r\\n`` and then EOF,
+and the first 64 KiB of lines are parsed one by one (canonical decimal, in [0, 10000]).
 
 Throughput modes run in their own process so the harness's GIL is not in the way:
 
@@ -29,10 +29,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 GREETING = b"how many random integers do you want?\r\n"
 BUFSIZE = 1 << 20
 SAMPLE_BYTES = 64 * 1024
-_WIRE_BYTES = b"0123456789\r\n"
+_LF, _CR, _ZERO, _NINE = 10, 13, 48, 57
 _MAX_VALUE = 10000
 
 
@@ -54,12 +56,16 @@ class Tally:
 
     def feed(self, buf: bytearray, n: int) -> int:
         """Account for ``buf[:n]``; return the number of complete lines in it."""
-        lines = buf.count(b"\n", 0, n)
+        view = np.frombuffer(buf, np.uint8, n)
+        lines = int(np.count_nonzero(view == _LF))
         self.lines += lines
         self.nbytes += n
         if self.verify:
-            self.carriage_returns += buf.count(b"\r", 0, n)
-            if buf[:n].translate(None, _WIRE_BYTES):
+            crs = int(np.count_nonzero(view == _CR))
+            self.carriage_returns += crs
+            # CR and LF are the only bytes allowed below "0", and none above "9".
+            below = int(np.count_nonzero(view < _ZERO))
+            if below != lines + crs or np.count_nonzero(view > _NINE):
                 self.foreign_chunks += 1
             if len(self.sample) < SAMPLE_BYTES:
                 self.sample += buf[: min(n, SAMPLE_BYTES - len(self.sample))]
@@ -123,13 +129,14 @@ def fast(host: str, port: int, count: int, timeout: float, verify: bool = True) 
     tally = Tally(verify=verify)
     buf = bytearray(BUFSIZE)
     first = last = None
+    cpu0 = cpu1 = 0.0
     eof = False
     error = None
     deadline = time.monotonic() + timeout
     t_send = time.perf_counter()
     try:
         with open_session(host, port) as sock:
-            t_send = time.perf_counter()
+            t_send, cpu0 = time.perf_counter(), time.process_time()
             sock.sendall(b"%d\r\n" % count)
             while True:
                 sock.settimeout(max(0.01, deadline - time.monotonic()))
@@ -141,11 +148,11 @@ def fast(host: str, port: int, count: int, timeout: float, verify: bool = True) 
                     first = time.perf_counter()
                 tally.feed(buf, n)
                 if last is None and tally.lines >= count:
-                    last = time.perf_counter()
+                    last, cpu1 = time.perf_counter(), time.process_time()
     except (OSError, ProtocolError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     if count == 0 and eof:
-        last = time.perf_counter()
+        last, cpu1 = time.perf_counter(), time.process_time()
     problems = tally.problems(count)
     if not eof and error is None:
         problems.append("no EOF")
@@ -160,6 +167,7 @@ def fast(host: str, port: int, count: int, timeout: float, verify: bool = True) 
         "ttfb_s": (first - t_send) if first is not None else None,
         "elapsed_s": elapsed,
         "rate": count / elapsed if elapsed else None,
+        "cpu_s": cpu1 - cpu0 if last is not None else None,
         "problems": problems,
     }
 
@@ -197,6 +205,7 @@ def many(
     for c in conns:
         c.sock.setblocking(False)
         sel.register(c.sock, selectors.EVENT_READ, c)
+    cpu0 = time.process_time()
     for c in conns:
         c.t_send = time.perf_counter()
         c.sock.send(request)
@@ -223,6 +232,7 @@ def many(
             pending -= 1
             sel.unregister(c.sock)
             c.sock.close()
+    cpu = time.process_time() - cpu0
     for c in conns:
         if not c.done:
             sel.unregister(c.sock)
@@ -249,6 +259,7 @@ def many(
         "lines": total,
         "elapsed_s": span,
         "rate": total / span if span else None,
+        "cpu_s": cpu,
         "ttfb_max_s": max(ttfbs) if ttfbs else None,
         "ttfb_median_s": sorted(ttfbs)[len(ttfbs) // 2] if ttfbs else None,
         "problems": problems[:5],
@@ -315,17 +326,29 @@ def abort(host: str, port: int, count: int, read_bytes: int, timeout: float = 10
     return time.monotonic()
 
 
-def send_raw(host: str, port: int, payload: bytes, timeout: float = 10.0) -> bytes:
-    """Send ``payload`` after the greeting and return what arrives until EOF or reset."""
+def send_raw(host: str, port: int, payload: bytes, timeout: float = 10.0) -> tuple[bytes, str]:
+    """Send ``payload`` after the greeting; wait for a first reply line, EOF or reset.
+
+    Returns:
+        What arrived, and how the wait ended: ``"line"``, ``"eof"``, ``"reset"`` or
+        ``"timeout"`` (the server neither answered nor closed).
+    """
     out = bytearray()
     with open_session(host, port, timeout) as sock:
         try:
             sock.sendall(payload)
-            while data := sock.recv(65536):
+            while b"\n" not in out:
+                data = sock.recv(65536)
+                if not data:
+                    return bytes(out), "eof"
                 out += data
         except ConnectionResetError:
-            pass
-    return bytes(out)
+            return bytes(out), "reset"
+        except TimeoutError:
+            return bytes(out), "timeout"
+        except BrokenPipeError:
+            return bytes(out), "reset"
+    return bytes(out), "line"
 
 
 def main(argv: list[str] | None = None) -> int:

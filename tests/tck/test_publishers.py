@@ -6,17 +6,17 @@ operators, cut from an endless stream by ``take``, merged, and under a nested ``
 Push sources, buffered within the operator's capacity until requested: ``from_iterable``,
 ``reactivex.range``, and a hot ``Subject``. A Subject loses what is pushed before anyone
 subscribes, so each subscription gets its own Subject, fed once ``controlled()`` has subscribed to
-it: synchronously on the subscribing thread, or from a thread of its own (which the suite joins
-before every "nothing more arrives" check). Its items arrive whatever the demand, so the buffer
-holds ``n`` of them: only then is it a publisher of exactly ``n`` items under every
-:class:`~rxrand.Overflow` strategy. What each strategy does when the buffer overflows is
-checked in ``test_demand_state_machine.py``.
+it: from a thread of its own (which the suite joins before every "nothing more arrives" check),
+once for each :class:`~rxrand.Overflow` strategy, and synchronously on the subscribing thread.
+Its items arrive whatever the demand, so the buffer holds ``n`` of them: only then is it a
+publisher of exactly ``n`` items under every strategy, and the strategies behave alike here.
+What each one does when the buffer overflows is checked in ``test_demand_state_machine.py``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import reactivex
@@ -39,9 +39,16 @@ def _fail(value: int) -> int:
     raise PublisherFailedError(f"failed at {value}")
 
 
-def _failing_iterable() -> Iterator[int]:
-    raise PublisherFailedError("failed before the first item")
-    yield 0  # a generator: the error comes from the first next()
+def _double(value: int) -> int:
+    return value * 2
+
+
+def _keep(_: int) -> bool:
+    return True
+
+
+def _increment(value: int) -> int:
+    return value + 1
 
 
 @functools.cache
@@ -70,8 +77,8 @@ class TestRandomIntegers(PublisherVerification):
 class TestRandomIntegersThroughOperators(PublisherVerification):
     def create_publisher(self, n: int) -> Controlled[int]:
         return random_integers(n, seed=SEED).pipe(
-            ops.map(lambda value: value * 2),
-            ops.filter(lambda _: True),
+            ops.map(_double),
+            ops.filter(_keep),
             controlled(),
         )
 
@@ -114,9 +121,7 @@ class TestNestedControlled(PublisherVerification):
     """A ``controlled()`` inside another one's chain forwards the outer demand to the source."""
 
     def create_publisher(self, n: int) -> Controlled[int]:
-        return random_integers(n, seed=SEED).pipe(
-            controlled(), ops.map(lambda value: value + 1), controlled()
-        )
+        return random_integers(n, seed=SEED).pipe(controlled(), ops.map(_increment), controlled())
 
     def create_failed_publisher(self) -> Controlled[int]:
         return random_integers(3, seed=SEED).pipe(ops.map(_fail), controlled(), controlled())
@@ -133,7 +138,7 @@ class TestFromIterable(PublisherVerification):
         return reactivex.from_iterable(range(n)).pipe(controlled())
 
     def create_failed_publisher(self) -> Controlled[int]:
-        return reactivex.from_iterable(_failing_iterable()).pipe(controlled())
+        return reactivex.from_iterable(_fail(value) for value in range(1)).pipe(controlled())
 
     def expected_elements(self, n: int) -> Sequence[int]:
         return range(n)
@@ -191,23 +196,8 @@ class SubjectVerification(PublisherVerification):
         return range(n)
 
 
-class TestSubjectFedOnSubscribeOverflowError(SubjectVerification):
+class TestSubjectFedOnSubscribe(SubjectVerification):
     overflow = Overflow.ERROR
-    threaded = False
-
-
-class TestSubjectFedOnSubscribeDropOldest(SubjectVerification):
-    overflow = Overflow.DROP_OLDEST
-    threaded = False
-
-
-class TestSubjectFedOnSubscribeDropNewest(SubjectVerification):
-    overflow = Overflow.DROP_NEWEST
-    threaded = False
-
-
-class TestSubjectFedOnSubscribeKeepLatest(SubjectVerification):
-    overflow = Overflow.KEEP_LATEST
     threaded = False
 
 

@@ -16,7 +16,7 @@ plain functions as elsewhere in the tests, because the same rules run against ma
 each publisher needs its own factories: the TCK's shape is the clearer one here. A rule that
 cannot apply to a publisher is skipped with the reason, never passed.
 
-Every signal goes to a :class:`RecordingSubscriber`, which notes rule breaches as they happen
+Every signal goes to a :class:`TckSubscriber`, which notes rule breaches as they happen
 (rule 1.1: more ``on_next`` than requested; 1.3: overlapping signals; 1.7: a signal after a
 terminal one; 1.9: a signal before ``on_subscribe``; 3.3: ``on_next`` re-entered on its own
 stack) instead of raising into the publisher; each test ends with :meth:`verify`, which fails on
@@ -44,8 +44,8 @@ __all__ = [
     "STACK_TEST_ELEMENTS",
     "TIMEOUT",
     "PublisherVerification",
-    "RecordingSubscriber",
     "Signal",
+    "TckSubscriber",
 ]
 
 _T = TypeVar("_T")
@@ -59,6 +59,12 @@ STACK_TEST_ELEMENTS: Final = 100_000
 #: Rule 3.3: how many frames deeper the last ``on_next`` may run than the first. A constant:
 #: recursion through ``request`` would add frames for every item (or hit RecursionError).
 MAX_STACK_GROWTH: Final = 16
+
+#: verify() lists this many rule breaches, then counts the rest.
+_MAX_PROBLEMS_SHOWN: Final = 12
+
+_get_ident: Final = threading.get_ident
+_new_tuple: Final = tuple.__new__
 
 SignalKind = Literal["on_subscribe", "on_next", "on_error", "on_completed"]
 
@@ -86,6 +92,9 @@ def _eventually_collected(ref: weakref.ref[Any]) -> bool:
     """Rule 3.13 says "eventually": collect until the referent is gone or TIMEOUT passes."""
     deadline = time.monotonic() + TIMEOUT
     while True:
+        # Without a cycle through it the referent is gone already; gc.collect() costs ~0.1 s.
+        if ref() is None:
+            return True
         gc.collect()
         if ref() is None:
             return True
@@ -95,7 +104,7 @@ def _eventually_collected(ref: weakref.ref[Any]) -> bool:
 
 
 @final
-class RecordingSubscriber(Generic[_T]):
+class TckSubscriber(Generic[_T]):
     """A Reactive Streams subscriber that records every signal with the thread it came on.
 
     It never raises into the publisher on its own: a broken rule is written to
@@ -105,6 +114,10 @@ class RecordingSubscriber(Generic[_T]):
 
     ``request`` and ``cancel`` go through this object, not straight to the subscription, so that
     it knows how much was requested (rule 1.1 is checked at every ``on_next``).
+
+    Not :class:`rxrand.testing.RecordingSubscriber`: that one is for marble and unit tests; this
+    one judges the publisher (rule checks, thread ids, waits with timeouts), and the suite must
+    not depend on the library it tests for its own verdicts.
     """
 
     def __init__(
@@ -114,7 +127,7 @@ class RecordingSubscriber(Generic[_T]):
         request_on_next: int = 0,
         cancel_at: int | None = None,
         dwell: bool = False,
-        on_next_hook: Callable[[RecordingSubscriber[_T], _T], None] | None = None,
+        on_next_hook: Callable[[TckSubscriber[_T], _T], None] | None = None,
     ) -> None:
         self._request_on_subscribe = request_on_subscribe
         self._request_on_next = request_on_next
@@ -126,9 +139,10 @@ class RecordingSubscriber(Generic[_T]):
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
-        # Rule 1.3/3.3 detector: the thread inside a signal right now, and how many are.
-        self._active = 0
-        self._active_thread: int | None = None
+        # Rule 1.3/3.3 detector: held by the thread inside a signal; a signal that finds it
+        # taken overlaps another (other thread) or re-enters one (same thread).
+        self._serial = threading.Lock()
+        self._serial_thread: int | None = None
         self.signals: list[Signal] = []
         self.items: list[_T] = []
         self.violations: list[str] = []
@@ -142,36 +156,33 @@ class RecordingSubscriber(Generic[_T]):
     # -- the Reactive Streams subscriber --------------------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[Any]) -> None:
-        self._enter("on_subscribe", subscription)
+        owned = self._enter("on_subscribe", subscription)
         try:
             self.subscription = subscription
             if self._request_on_subscribe:
                 self.request(self._request_on_subscribe)
         finally:
-            self._exit()
+            self._exit(owned)
 
     def on_next(self, value: _T) -> None:
-        self._enter("on_next", value)
+        owned = self._enter("on_next", value)
         try:
             if self._dwell:
                 time.sleep(0)  # give another thread the chance to overlap (rule 1.3)
-            count = len(self.items)
-            if self._cancel_at is not None and count >= self._cancel_at:
+            if self._cancel_at is not None and len(self.items) >= self._cancel_at:
                 self.cancel()
             if self._request_on_next:
                 self.request(self._request_on_next)
             if self._on_next_hook is not None:
                 self._on_next_hook(self, value)
         finally:
-            self._exit()
+            self._exit(owned)
 
     def on_error(self, error: Exception) -> None:
-        self._enter("on_error", error)
-        self._exit()
+        self._exit(self._enter("on_error", error))
 
     def on_completed(self) -> None:
-        self._enter("on_completed", None)
-        self._exit()
+        self._exit(self._enter("on_completed", None))
 
     # -- demand -----------------------------------------------------------------------------
 
@@ -196,21 +207,23 @@ class RecordingSubscriber(Generic[_T]):
 
     # -- recording ------------------------------------------------------------------------
 
-    def _enter(self, kind: SignalKind, value: object) -> None:
-        thread = threading.get_ident()
+    def _enter(self, kind: SignalKind, value: object) -> bool:
+        """Record a signal; return whether this call owns the rule 1.3 detector."""
+        thread = _get_ident()
+        owned = self._serial.acquire(blocking=False)
+        if owned:
+            self._serial_thread = thread
         with self._lock:
-            if self._active:
-                if self._active_thread == thread:
+            if not owned:
+                if self._serial_thread == thread:
                     self.violations.append(
                         f"rule 3.3: {kind} re-entered a signal on the same stack (recursion)"
                     )
                 else:
                     self.violations.append(
                         f"rule 1.3: {kind} on thread {thread} overlapped a signal "
-                        f"on thread {self._active_thread}"
+                        f"on thread {self._serial_thread}"
                     )
-            self._active += 1
-            self._active_thread = thread
             signals = self.signals
             if kind == "on_subscribe":
                 if any(signal.kind == "on_subscribe" for signal in signals):
@@ -221,24 +234,27 @@ class RecordingSubscriber(Generic[_T]):
                 self.violations.append(f"rule 1.9: {kind} came before on_subscribe")
             if self.terminal is not None:
                 self.violations.append(f"rule 1.7: {kind} came after {self.terminal.kind}")
-            signal = Signal(kind, value, thread)
+            # tuple.__new__ rather than Signal(...): a NamedTuple's own __new__ is Python code,
+            # and this runs for every item of the 100,000-item rule 3.3 test.
+            signal = _new_tuple(Signal, (kind, value, thread))
             if kind == "on_next":
-                self.items.append(value)  # type: ignore[arg-type]
-                if len(self.items) > self.requested:
+                items = self.items
+                items.append(value)  # type: ignore[arg-type]
+                if len(items) > self.requested:
                     self.violations.append(
-                        f"rule 1.1: on_next #{len(self.items)} but only {self.requested} requested"
+                        f"rule 1.1: on_next #{len(items)} but only {self.requested} requested"
                     )
             elif kind in _TERMINAL_KINDS and self.terminal is None:
                 self.terminal = signal
             signals.append(signal)
             if self._waiters:
                 self._cond.notify_all()
+        return owned
 
-    def _exit(self) -> None:
-        with self._lock:
-            self._active -= 1
-            if not self._active:
-                self._active_thread = None
+    def _exit(self, owned: bool) -> None:
+        if owned:
+            self._serial_thread = None
+            self._serial.release()
 
     # -- waiting and describing ----------------------------------------------------------------
 
@@ -341,7 +357,7 @@ class PublisherVerification:
     @pytest.fixture(autouse=True)
     def _environment(self) -> Iterator[None]:
         self._threads: list[threading.Thread] = []
-        self._subscribers: list[tuple[RecordingSubscriber[int], int | None]] = []
+        self._subscribers: list[tuple[TckSubscriber[int], int | None]] = []
         self._sizes: dict[int, tuple[Controlled[int], int]] = {}
         yield
         # Whatever the outcome, leave no thread of ours behind.
@@ -385,9 +401,9 @@ class PublisherVerification:
         request_on_next: int = 0,
         cancel_at: int | None = None,
         dwell: bool = False,
-        on_next_hook: Callable[[RecordingSubscriber[int], int], None] | None = None,
-    ) -> RecordingSubscriber[int]:
-        subscriber = RecordingSubscriber[int](
+        on_next_hook: Callable[[TckSubscriber[int], int], None] | None = None,
+    ) -> TckSubscriber[int]:
+        subscriber = TckSubscriber[int](
             request_on_subscribe=request_on_subscribe,
             request_on_next=request_on_next,
             cancel_at=cancel_at,
@@ -414,10 +430,13 @@ class PublisherVerification:
                 got = subscriber.items
                 if list(expected[: len(got)]) != got:
                     problems.append(
-                        f"subscriber {index}: items are not a prefix of the publisher's "
-                        f"{n} elements in order (got {got[:8]}..., expected {list(expected[:8])}...)"
+                        f"subscriber {index}: items are not a prefix of the publisher's {n} "
+                        f"elements in order: got {got[:8]}..., expected {list(expected[:8])}..."
                     )
-        assert not problems, "\n".join(problems)
+        shown = problems[:_MAX_PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more")
+        assert not problems, "\n".join(shown)
 
     def run_threads(self, targets: Sequence[Callable[[], None]]) -> None:
         """Run the targets on threads started together; re-raise what they raise."""
@@ -534,6 +553,24 @@ class PublisherVerification:
 
     # -- rules 1.6/1.7: nothing after a terminal signal -----------------------------------------
 
+    def test_rule_1_6_terminal_signal_drops_the_reference_to_the_subscriber(self) -> None:
+        publisher = self.publisher(3)
+        # Not through self.subscribe: the suite would keep the subscriber alive.
+        subscriber = TckSubscriber[int]()
+        subscription = publisher.subscribe(subscriber)
+        subscriber.request(5)
+        subscriber.await_completion()
+        self.settle()
+        assert subscriber.violations == []
+        gone = weakref.ref(subscriber)
+        del subscriber
+        # Rule 1.6: after on_completed the subscription counts as cancelled, so rule 3.13 applies.
+        assert _eventually_collected(gone), (
+            f"rules 1.6/3.13: the publisher or {subscription!r} still holds the subscriber "
+            "after on_completed"
+        )
+        self.verify()
+
     def test_rule_1_7_no_signals_after_on_completed(self) -> None:
         subscriber = self.subscribe(self.publisher(3))
         subscriber.request(3)
@@ -580,7 +617,7 @@ class PublisherVerification:
         self.verify()
 
     def test_rule_1_9_subscribe_returns_normally_with_the_subscription(self) -> None:
-        subscriber = RecordingSubscriber[int]()
+        subscriber = TckSubscriber[int]()
         returned = self.publisher(3).subscribe(subscriber)
         assert isinstance(returned, ControlledSubscription)
         assert returned is subscriber.subscription
@@ -638,7 +675,7 @@ class PublisherVerification:
     # -- rule 2.13: a subscriber that raises from on_next is cancelled --------------------------
 
     def test_rule_2_13_raising_from_on_next_stops_the_items(self) -> None:
-        def fail_at_third(subscriber: RecordingSubscriber[int], _: int) -> None:
+        def fail_at_third(subscriber: TckSubscriber[int], _: int) -> None:
             if len(subscriber.items) == 3:
                 raise RuntimeError("subscriber broke rule 2.13")
 
@@ -662,7 +699,7 @@ class PublisherVerification:
         n = STACK_TEST_ELEMENTS
         depths: list[int] = []
 
-        def request_next(subscriber: RecordingSubscriber[int], _: int) -> None:
+        def request_next(subscriber: TckSubscriber[int], _: int) -> None:
             count = len(subscriber.items)
             if count <= 64 or count % 1000 == 0:
                 depths.append(_stack_depth())
@@ -685,7 +722,7 @@ class PublisherVerification:
         n = 300
         started = threading.Event()
 
-        def note_start(_: RecordingSubscriber[int], __: int) -> None:
+        def note_start(_: TckSubscriber[int], __: int) -> None:
             started.set()
 
         subscriber = self.subscribe(self.publisher(n), dwell=True, on_next_hook=note_start)
@@ -733,6 +770,17 @@ class PublisherVerification:
         subscriber.subscription.dispose()
         self.settle()
         assert subscriber.signals_after_cancel() == [], subscriber.describe()
+        self.verify()
+
+    # -- rule 3.8: demand is additive ---------------------------------------------------------
+
+    def test_rule_3_8_demand_adds_up(self) -> None:
+        subscriber = self.subscribe(self.publisher(10))
+        subscriber.request(2)
+        subscriber.request(3)
+        subscriber.await_items(5)
+        self.settle()
+        assert len(subscriber.items) == 5, subscriber.describe()
         self.verify()
 
     # -- rule 3.9: request(n <= 0) is signalled as on_error(ValueError), not raised -------------
@@ -784,17 +832,6 @@ class PublisherVerification:
         assert isinstance(seen[0], ValueError)
         self.verify()
 
-    # -- rule 3.8: demand is additive ---------------------------------------------------------
-
-    def test_rule_3_8_demand_adds_up(self) -> None:
-        subscriber = self.subscribe(self.publisher(10))
-        subscriber.request(2)
-        subscriber.request(3)
-        subscriber.await_items(5)
-        self.settle()
-        assert len(subscriber.items) == 5, subscriber.describe()
-        self.verify()
-
     # -- rule 3.12: cancel stops the signals ---------------------------------------------------
 
     def test_rule_3_12_cancel_stops_the_signals(self) -> None:
@@ -836,7 +873,7 @@ class PublisherVerification:
     def test_rule_3_13_cancel_drops_the_reference_to_the_subscriber(self) -> None:
         publisher = self.publisher(10)
         # Not through self.subscribe: the suite would keep the subscriber alive.
-        subscriber = RecordingSubscriber[int]()
+        subscriber = TckSubscriber[int]()
         subscription = publisher.subscribe(subscriber)
         subscriber.request(2)
         subscriber.await_items(2)

@@ -32,6 +32,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 from ._channel import DemandChannel, demand_channel_of
 from ._demand import UNBOUNDED, check_request
 from ._fused import IntegerBatches, batches_for
+from ._source import EMIT_BURST
 
 __all__ = [
     "BufferOverflowError",
@@ -45,7 +46,10 @@ __all__ = [
 _T = TypeVar("_T")
 _T_in = TypeVar("_T_in", contravariant=True)
 
-_get_ident: Final = threading.get_ident
+
+def _never() -> bool:
+    return False
+
 
 DEFAULT_CAPACITY: Final = 1024
 
@@ -134,10 +138,12 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_on_next",
         "_overflow",
         "_pull_budget",
-        "_pull_thread",
+        "_pull_lock",
         "_pulled",
+        "_pulling",
         "_request_error",
         "_requested",
+        "_sink",
         "_terminal",
         "_upstream",
         "dropped",
@@ -155,6 +161,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._on_next: Callable[[_T], None] = on_next
         self._on_error: Callable[[Exception], None] = on_error
         self._on_completed: Callable[[], None] = on_completed
+        self._sink: Callable[[_T], None] | None = None
         self._capacity = capacity
         self._overflow = overflow
         self._lock = threading.Lock()
@@ -171,7 +178,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         # that nothing is delivered before on_subscribe returns (rule 1.9).
         self._emitting = True
         self._missed = False
-        self._pull_thread: int | None = None
+        # Held by the drain loop while it pulls: items arriving on its own
+        # stack during that time may be delivered directly. _is_owned() asks
+        # "is it this thread?" without allocating (threading.get_ident does).
+        self._pull_lock = threading.RLock()
+        self._pulling: Callable[[], bool] = self._pull_lock._is_owned  # type: ignore[attr-defined]
         self._pull_budget = 0
         self._upstream: abc.DisposableBase | None = None
         self._detach: abc.DisposableBase | None = None
@@ -209,7 +220,20 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 self._missed = True
                 return
             self._emitting = True
-        self._drain()
+        sink = self._sink
+        if sink is None:
+            self._drain()
+            return
+        # The subscriber declared what its on_next amounts to while it is in
+        # its own request() (an append): call that directly, one call less per
+        # item on the hot path. Restored unless cancel replaced it meanwhile.
+        regular = self._on_next
+        self._on_next = sink
+        try:
+            self._drain()
+        finally:
+            if self._on_next is sink:
+                self._on_next = regular
 
     def cancel(self) -> None:
         """Stop the stream: no more signals (rule 3.12), idempotent (rule 3.7), thread-safe (3.5).
@@ -227,7 +251,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 self._emitting = True
             else:
                 self._missed = True
-            self._pull_thread = None  # the fast path in _upstream_next closes
+            self._pulling = _never  # the fast path in _upstream_next closes for good
         self._dispose_upstream()
         if drop_now:
             self._release()
@@ -335,9 +359,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     # -- upstream signals ---------------------------------------------------------
 
-    def _upstream_next(self, value: _T, _get_ident: Callable[[], int] = _get_ident) -> None:
-        # (_get_ident is bound as a default: a local lookup on the per-item path.)
-        if self._pull_thread == _get_ident() and self._pull_budget > 0:
+    def _upstream_next(self, value: _T) -> None:
+        if self._pull_budget > 0 and self._pulling():
             # Emitted synchronously inside our own pull: the drain loop is on
             # this very stack, so delivering here is still serial (rule 1.3),
             # and the budget never exceeds the demand (rule 1.1).
@@ -386,7 +409,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if self._cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
-            self._pull_thread = None  # the fast path in _upstream_next closes
+            self._pulling = _never  # the fast path in _upstream_next closes for good
             if self._emitting:
                 self._missed = True
                 claimed = False
@@ -484,9 +507,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
         Returns the demand left and whether the pull made no progress at all.
         """
-        want = min(demand, self._capacity)
+        # Bursts of at most EMIT_BURST (256): CPython caches ints up to 256,
+        # so the per-item budget countdown allocates nothing.
+        want = min(demand, self._capacity, EMIT_BURST)
         self._pull_budget = want
-        self._pull_thread = _get_ident()
+        self._pull_lock.acquire()
         emitted = 0
         try:
             emitted = self._channel.pull(want)
@@ -495,7 +520,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # 2.13, or the source itself failed. Either way it ends the stream.
             self._subscriber_failed(error)
         finally:
-            self._pull_thread = None
+            self._pull_lock.release()
             sent = want - self._pull_budget
             self._pull_budget = 0
         self._pulled += emitted
@@ -556,8 +581,12 @@ class Controlled(Observable[_T]):
         """
         if on_next is None and on_error is None and on_completed is None and on_subscribe is None:
             raise TypeError("subscribe() needs a subscriber, an observer or callbacks (rule 1.9)")
+        sink = None
         if callable(getattr(on_next, "on_next", None)):
             observer: Any = on_next
+            # Private to rxrand's own subscribers (the socket Observer): an
+            # on_next that is a plain append while they are in request().
+            sink = getattr(observer, "_request_sink", None)
             subscribe_hook = getattr(observer, "on_subscribe", None)
             on_subscribe = subscribe_hook if callable(subscribe_hook) else None
             on_next, on_error, on_completed = (
@@ -573,6 +602,7 @@ class Controlled(Observable[_T]):
             self.overflow,
             scheduler,
         )
+        subscription._sink = sink
         outer = demand_channel_of(scheduler)
         try:
             if on_subscribe is not None:

@@ -140,6 +140,31 @@ class SocketObserver(Generic[_T]):
           The socket itself belongs to the caller, who closes it.
     """
 
+    __slots__ = (
+        "_batches",
+        "_cycle_handle",
+        "_encode",
+        "_fd",
+        "_in_request",
+        "_item_size",
+        "_items_received",
+        "_kernel_aware",
+        "_kernel_budget",
+        "_loop",
+        "_loop_thread",
+        "_on_finished",
+        "_pending",
+        "_pending_items",
+        "_sock",
+        "_state",
+        "_subscription",
+        "_table",
+        "_values",
+        "_window",
+        "_writer_registered",
+        "stats",
+    )
+
     def __init__(
         self,
         sock: socket.socket,
@@ -223,6 +248,11 @@ class SocketObserver(Generic[_T]):
         self._values.append(value)
         if not self._in_request:
             self._wake()
+
+    @property
+    def _request_sink(self) -> Callable[[_T], None]:
+        """What on_next amounts to while this observer is in its own request() (see _cycle)."""
+        return self._values.append
 
     def _wake(self) -> None:
         """An item arrived outside our own request(): get the loop to flush it."""

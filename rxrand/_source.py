@@ -17,6 +17,10 @@ __all__ = ["CHUNK_SIZE", "RandomIntegers", "random_integers"]
 #: bound on what is generated ahead of demand: at most one chunk.
 CHUNK_SIZE: Final = 8192
 
+#: Most items one produce() call emits in push mode. Kept at 256 on purpose:
+#: CPython caches the ints up to 256, so counting a burst allocates nothing.
+EMIT_BURST: Final = 256
+
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
@@ -129,7 +133,7 @@ class _Emitter:
         """Push mode: emit everything (or until disposed), like any cold Observable."""
         try:
             while not self._stopped and not self._completed:
-                self.produce(CHUNK_SIZE)
+                self.produce(EMIT_BURST)
         except Exception as error:
             self._stopped = True
             self._observer.on_error(error)

@@ -30,7 +30,7 @@ from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
 from ._channel import DemandChannel, demand_channel_of
-from ._demand import UNBOUNDED, check_request
+from ._demand import UNBOUNDED, add_demand, check_request
 from ._fused import IntegerBatches, batches_for
 from ._source import EMIT_BURST
 
@@ -128,7 +128,6 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_delivered",
         "_demand",
         "_detach",
-        "_done",
         "_emitting",
         "_fusable",
         "_lock",
@@ -173,7 +172,6 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._demand = 0
         self._terminal: Exception | _Complete | None = None
         self._cancelled = False
-        self._done = False
         # Held from construction until subscribe() has finished wiring, so
         # that nothing is delivered before on_subscribe returns (rule 1.9).
         self._emitting = True
@@ -215,7 +213,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 if self._request_error is None:
                     self._request_error = error
             else:
-                self._requested = min(self._requested + n, UNBOUNDED)
+                self._requested = add_demand(self._requested, n)
             if self._emitting:
                 self._missed = True
                 return
@@ -448,7 +446,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                         self._missed = False
                         stalled = False
                     if self._requested:
-                        demand = min(demand + self._requested, UNBOUNDED)
+                        demand = add_demand(demand, self._requested)
                         self._requested = 0
                     if self._cancelled:
                         # The emitter role is never given back: the stream is over.
@@ -539,7 +537,6 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         """Deliver the one terminal signal (rules 1.6/1.7), then let go of everything."""
         with self._lock:
             self._cancelled = True
-            self._done = True
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
         self._dispose_upstream()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, final
+from typing import Any, Final, cast, final
 
 import numpy as np
 from reactivex import Observable, abc
@@ -139,6 +139,31 @@ class _Emitter:
             self._observer.on_error(error)
 
 
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+@final
+class _Callbacks:
+    """An observer made of callbacks (reactivex's defaults when one is missing)."""
+
+    __slots__ = ("on_completed", "on_error", "on_next")
+
+    def __init__(
+        self,
+        on_next: abc.OnNext[int] | None,
+        on_error: abc.OnError | None,
+        on_completed: abc.OnCompleted | None,
+    ) -> None:
+        self.on_next = on_next or _ignore
+        self.on_error = on_error or _raise
+        self.on_completed = on_completed or _ignore
+
+
 @final
 class RandomIntegers(Observable[int]):
     """The cold Observable returned by :func:`random_integers`."""
@@ -166,6 +191,29 @@ class RandomIntegers(Observable[int]):
     def new_chunks(self) -> IntegerChunks:
         """A fresh generator positioned at the start of this Observable's sequence."""
         return IntegerChunks(self._low, self._high, self._seed)
+
+    def subscribe(
+        self,
+        on_next: abc.ObserverBase[int] | abc.OnNext[int] | None = None,
+        on_error: abc.OnError | None = None,
+        on_completed: abc.OnCompleted | None = None,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        """As ``Observable.subscribe``; under a request operator, without a wrapper per item.
+
+        reactivex wraps every observer in an ``AutoDetachObserver``, a call
+        per integer. Under a demand channel it is not needed: the emitter
+        never signals after its terminal signal or after a dispose, and the
+        request operator releases the chain when it ends. Elsewhere the
+        ordinary path is kept.
+        """
+        if demand_channel_of(scheduler) is None:
+            return super().subscribe(on_next, on_error, on_completed, scheduler=scheduler)
+        observer: Any = on_next
+        if not callable(getattr(observer, "on_next", None)):
+            observer = _Callbacks(cast("abc.OnNext[int] | None", on_next), on_error, on_completed)
+        return self._subscribe_integers(observer, scheduler)
 
     def _subscribe_integers(
         self, observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None

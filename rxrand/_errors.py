@@ -10,9 +10,10 @@ from __future__ import annotations
 import errno
 from typing import Final
 
-__all__ = ["ConnectionLost", "translate_os_error"]
+__all__ = ["ConnectionLost", "out_of_resources", "translate_os_error"]
 
 _RETRY: Final = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
+_EXHAUSTED: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class ConnectionLost(ConnectionError):
@@ -30,3 +31,8 @@ def translate_os_error(error: OSError) -> ConnectionLost | None:
         return None
     name = errno.errorcode.get(error.errno or 0, "error") if error.errno else type(error).__name__
     return ConnectionLost(f"{name}: {error.strerror or error}", error.errno)
+
+
+def out_of_resources(error: OSError) -> bool:
+    """Whether ``accept`` failed for want of descriptors or memory (wait, don't spin)."""
+    return error.errno in _EXHAUSTED

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import enum
-import errno
 import logging
 import signal
 import socket
@@ -30,7 +29,7 @@ import reactivex.operators as ops
 from reactivex import Observable
 
 from ._controlled import ControlledSubscription, controlled
-from ._errors import ConnectionLost, translate_os_error
+from ._errors import ConnectionLost, out_of_resources, translate_os_error
 from ._socket import SocketObserver, configure_stream_socket, unsent_bytes
 from ._source import random_integers
 from ._wire import (
@@ -423,7 +422,7 @@ class RandomIntegerServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:
-                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                if out_of_resources(error):
                     # Out of descriptors: don't spin; clients wait in the backlog.
                     log.warning("accept failed (%s); pausing accepts briefly", error)
                     self._pause_accepting()

@@ -719,8 +719,8 @@ def controlled(
     buffer of ``capacity`` items; when it is full, ``overflow`` decides.
 
     Args:
-        capacity: Most items held for a subscriber without demand, and the
-            largest burst pulled from a source at once.
+        capacity: Most items held for a subscriber without demand; also caps
+            the burst pulled from a source at once (itself at most 256).
         overflow: What to do when the buffer is full.
 
     Returns:

@@ -364,7 +364,6 @@ class RandomIntegerServer:
         self._accepting = False
         self.connections: set[Connection] = set()
         self.accepted = 0
-        self._closed = asyncio.Event()
 
     def source(self, count: int) -> Observable[int]:
         """The stream one client gets: ``random_integers(count)`` unless overridden."""
@@ -451,10 +450,6 @@ class RandomIntegerServer:
             self._listener = None
         for connection in list(self.connections):
             connection.close("server shutdown")
-        self._closed.set()
-
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
 
 
 def _parse_args(argv: Sequence[str] | None) -> tuple[ServerConfig, str]:

@@ -1,5 +1,8 @@
 """rxrand: random-integer streams with real Reactive Streams backpressure for reactivex."""
 
+# The one place the version is written: pyproject.toml reads it from here.
+__version__ = "0.1.0"
+
 from ._channel import DemandChannel, PullProducer, demand_channel_of
 from ._controlled import (
     BufferOverflowError,

@@ -3,18 +3,19 @@
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"
 
-from ._channel import DemandChannel, PullProducer, demand_channel_of
+from ._buffer import BufferOverflowError, Overflow
+from ._channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
 from ._controlled import (
-    BufferOverflowError,
     Controlled,
     ControlledSubscription,
-    Overflow,
     Subscriber,
+    UpstreamIgnoredCancelError,
     controlled,
 )
 from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
-from ._fused import IntegerBatches, LineTable
+from ._fused import LineTable
+from ._fusion import BatchSource, BulkSubscriber, Fusable
 from ._socket import (
     KERNEL_BUDGET,
     NOTSENT_LOWAT,
@@ -23,7 +24,15 @@ from ._socket import (
     WriterStats,
     unsent_bytes,
 )
-from ._source import CHUNK_SIZE, RandomIntegers, random_integers
+from ._source import (
+    CHUNK_SIZE,
+    FromIterable,
+    IntegerBatches,
+    PullEmitter,
+    RandomIntegers,
+    from_iterable,
+    random_integers,
+)
 from ._wire import (
     MAX_LINE_LENGTH,
     NEED_DATA,
@@ -48,27 +57,35 @@ __all__ = [
     "UNBOUNDED",
     "WINDOW_BYTES",
     "BadCount",
+    "BatchSource",
     "BufferOverflowError",
+    "BulkSubscriber",
     "ConnectionLost",
     "Controlled",
     "ControlledSubscription",
+    "CreditLink",
     "DemandChannel",
     "EndOfInput",
+    "FromIterable",
+    "Fusable",
     "IntegerBatches",
     "Line",
     "LineDecoder",
     "LineTable",
     "LineTooLong",
     "Overflow",
+    "PullEmitter",
     "PullProducer",
     "RandomIntegers",
     "SocketObserver",
     "Subscriber",
+    "UpstreamIgnoredCancelError",
     "WriterStats",
     "controlled",
     "demand_channel_of",
     "encode_int_line",
     "error_line",
+    "from_iterable",
     "parse_count",
     "random_integers",
     "unsent_bytes",

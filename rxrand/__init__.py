@@ -3,6 +3,13 @@
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"
 
+from ._async import (
+    DEFAULT_PREFETCH,
+    AsyncDemandIterator,
+    FromAsyncIterable,
+    from_async_iterable,
+    to_async_iterable,
+)
 from ._buffer import BufferOverflowError, Overflow
 from ._channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
 from ._controlled import (
@@ -49,6 +56,7 @@ from ._wire import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "DEFAULT_PREFETCH",
     "KERNEL_BUDGET",
     "MAX_LINE_LENGTH",
     "NEED_DATA",
@@ -56,6 +64,7 @@ __all__ = [
     "PROMPT",
     "UNBOUNDED",
     "WINDOW_BYTES",
+    "AsyncDemandIterator",
     "BadCount",
     "BatchSource",
     "BufferOverflowError",
@@ -66,6 +75,7 @@ __all__ = [
     "CreditLink",
     "DemandChannel",
     "EndOfInput",
+    "FromAsyncIterable",
     "FromIterable",
     "Fusable",
     "IntegerBatches",
@@ -85,8 +95,10 @@ __all__ = [
     "demand_channel_of",
     "encode_int_line",
     "error_line",
+    "from_async_iterable",
     "from_iterable",
     "parse_count",
     "random_integers",
+    "to_async_iterable",
     "unsent_bytes",
 ]

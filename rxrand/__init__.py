@@ -23,6 +23,7 @@ from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
 from ._fused import LineTable
 from ._fusion import BatchSource, BulkSubscriber, Fusable
+from ._loop_producer import LoopProducer
 from ._socket import (
     KERNEL_BUDGET,
     NOTSENT_LOWAT,
@@ -31,6 +32,7 @@ from ._socket import (
     WriterStats,
     unsent_bytes,
 )
+from ._socket_source import RECV_BYTES, LineTooLongError, SocketLines, socket_lines
 from ._source import (
     CHUNK_SIZE,
     FromIterable,
@@ -62,6 +64,7 @@ __all__ = [
     "NEED_DATA",
     "NOTSENT_LOWAT",
     "PROMPT",
+    "RECV_BYTES",
     "UNBOUNDED",
     "WINDOW_BYTES",
     "AsyncDemandIterator",
@@ -83,10 +86,13 @@ __all__ = [
     "LineDecoder",
     "LineTable",
     "LineTooLong",
+    "LineTooLongError",
+    "LoopProducer",
     "Overflow",
     "PullEmitter",
     "PullProducer",
     "RandomIntegers",
+    "SocketLines",
     "SocketObserver",
     "Subscriber",
     "UpstreamIgnoredCancelError",
@@ -99,6 +105,7 @@ __all__ = [
     "from_iterable",
     "parse_count",
     "random_integers",
+    "socket_lines",
     "to_async_iterable",
     "unsent_bytes",
 ]

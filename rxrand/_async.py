@@ -23,9 +23,9 @@ from typing import Final, Generic, Literal, TypeVar, final
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ._channel import CreditLink, demand_channel_of
 from ._controlled import Controlled, ControlledSubscription, controlled
-from ._demand import UNBOUNDED, add_demand, as_count
+from ._demand import as_count
+from ._loop_producer import LoopProducer, loop_or_error
 
 __all__ = [
     "DEFAULT_PREFETCH",
@@ -272,26 +272,13 @@ def to_async_iterable(
 
 
 @final
-class _AsyncPump(Generic[_T]):
+class _AsyncPump(LoopProducer[_T]):
     """One subscription of :func:`from_async_iterable`: credit in, ``__anext__`` calls out.
 
-    Credit (``request``) may come from any thread; the iterator is only ever
-    touched on the loop's thread, by one task at a time.
+    The iterator is only ever touched on the loop's thread, by one task at a time.
     """
 
-    __slots__ = (
-        "_awaiting",
-        "_credit",
-        "_iterable",
-        "_iterator",
-        "_link",
-        "_lock",
-        "_loop",
-        "_observer",
-        "_stopped",
-        "_task",
-        "_terminated",
-    )
+    __slots__ = ("_awaiting", "_iterable", "_iterator", "_task", "_terminated")
 
     def __init__(
         self,
@@ -299,59 +286,20 @@ class _AsyncPump(Generic[_T]):
         observer: abc.ObserverBase[_T],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
+        super().__init__(observer, loop)
         self._iterable = iterable
         self._iterator: AsyncIterator[_T] | None = None
-        self._observer = observer
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._credit = 0
-        self._link: CreditLink | None = None
-        self._stopped = False
         self._terminated = False
         self._task: asyncio.Task[None] | None = None
         self._awaiting = False
 
-    def start(self, scheduler: abc.SchedulerBase | None) -> abc.DisposableBase:
-        channel = demand_channel_of(scheduler)
-        if channel is None:
-            # Pushed (no request operator): read to the end, as fast as the loop allows.
-            self.request(UNBOUNDED)
-        else:
-            self._link = channel.attach(self)
-            self._link.start()
-        return Disposable(self.stop)
-
-    # -- PullProducer ------------------------------------------------------------------
-
-    def request(self, n: int) -> None:
-        with self._lock:
-            self._credit = add_demand(self._credit, n)
-        self._in_loop(self._ensure_pumping)
-
-    def stop(self) -> None:
-        """Dispose (any thread): nothing more is read; the async iterator is closed."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        if self._link is not None:
-            self._link.dispose()
-        self._in_loop(self._close)
-
     # -- the loop's side ---------------------------------------------------------------
 
-    def _in_loop(self, callback: Callable[[], None]) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            callback()
-            return
-        try:
-            self._loop.call_soon_threadsafe(callback)
-        except RuntimeError:  # the loop is closed
-            pass
+    def _on_credit(self) -> None:
+        self._ensure_pumping()
+
+    def _on_stop(self) -> None:
+        self._close()
 
     def _ensure_pumping(self) -> None:
         if self._stopped or self._terminated:
@@ -412,12 +360,10 @@ class _AsyncPump(Generic[_T]):
 
     def _spend_one(self) -> bool:
         """An item came: use one credit; False if stopped meanwhile (the item is dropped)."""
-        with self._lock:
-            if self._stopped:
-                return False
-            if self._credit < UNBOUNDED:
-                self._credit -= 1
-            return True
+        if self._stopped:
+            return False
+        self._spend(1)
+        return True
 
     def _terminate(self, error: Exception | None) -> None:
         with self._lock:
@@ -444,18 +390,10 @@ class FromAsyncIterable(Observable[_T]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        loop = self._loop
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                observer.on_error(
-                    RuntimeError(
-                        "from_async_iterable() needs an event loop: subscribe on the loop's "
-                        "thread, or pass loop="
-                    )
-                )
-                return Disposable()
+        loop = loop_or_error(self._loop, "from_async_iterable()")
+        if isinstance(loop, RuntimeError):
+            observer.on_error(loop)
+            return Disposable()
         return _AsyncPump(self._iterable, observer, loop).start(scheduler)
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ PACKAGE = pathlib.Path(rxrand.__file__).parent
 
 def test_package_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(rxrand) if not name.startswith("_")}
-    modules = {"server", "testing"}
+    modules = {"client", "server", "testing"}
     assert set(rxrand.__all__) == public - modules
     assert sorted(rxrand.__all__) == sorted(set(rxrand.__all__))
 

@@ -141,13 +141,21 @@ class TestZippedRandomIntegers(PublisherVerification):
 
 
 class TestConcatMappedPullSources(PublisherVerification):
-    """Inner pull sources of a concat_map attach to the same channel and share its credit."""
+    """Inner pull sources of a concat_map attach to the same channel and share its credit.
+
+    Spelled ``map`` + ``merge(max_concurrent=1)``, which is what ``ops.concat_map`` is in
+    reactivex >= 4.1; 4.0.4, the oldest reactivex allowed, has no ``concat_map``.
+    """
 
     def create_publisher(self, n: int) -> Controlled[int]:
-        return random_integers(n, seed=SEED).pipe(ops.concat_map(_single), controlled())
+        return random_integers(n, seed=SEED).pipe(
+            ops.map(_single), ops.merge(max_concurrent=1), controlled()
+        )
 
     def create_failed_publisher(self) -> Controlled[int]:
-        return random_integers(3, seed=SEED).pipe(ops.concat_map(_failing_single), controlled())
+        return random_integers(3, seed=SEED).pipe(
+            ops.map(_failing_single), ops.merge(max_concurrent=1), controlled()
+        )
 
     def expected_elements(self, n: int) -> Sequence[int]:
         return _seeded_integers(n)

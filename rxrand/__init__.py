@@ -13,6 +13,8 @@ from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
 from ._fused import LineTable
 from ._fusion import BatchSource, BulkSubscriber, Fusable
+from ._hops import observe_on, subscribe_on
+from ._share import share
 from ._socket import (
     KERNEL_BUDGET,
     NOTSENT_LOWAT,
@@ -83,7 +85,10 @@ __all__ = [
     "encode_int_line",
     "error_line",
     "from_iterable",
+    "observe_on",
     "parse_count",
     "random_integers",
+    "share",
+    "subscribe_on",
     "unsent_bytes",
 ]

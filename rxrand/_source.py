@@ -87,9 +87,21 @@ class PullEmitter(Generic[_T]):
     Contract for subclasses: :meth:`next_items` returns at most ``n`` items,
     an empty list only at the end, and sets ``self.done`` when it knows that
     nothing follows (so that completion needs no further demand, rule 1.5).
+    It raises when the source fails; or, having read some items before the
+    failure, returns them and sets ``self.failure``: the error follows them
+    at once, without further demand (rule 1.4).
     """
 
-    __slots__ = ("_credit", "_emitting", "_link", "_observer", "_pushing", "_stopped", "done")
+    __slots__ = (
+        "_credit",
+        "_emitting",
+        "_link",
+        "_observer",
+        "_pushing",
+        "_stopped",
+        "done",
+        "failure",
+    )
 
     def __init__(self, observer: abc.ObserverBase[_T]) -> None:
         self._observer = observer
@@ -99,6 +111,7 @@ class PullEmitter(Generic[_T]):
         self._emitting = False
         self._pushing = SerialDisposable()
         self.done = False
+        self.failure: Exception | None = None
 
     def next_items(self, n: int) -> list[_T]:
         raise NotImplementedError
@@ -145,8 +158,6 @@ class PullEmitter(Generic[_T]):
                     break
         finally:
             self._emitting = False
-        if self.done and not self._stopped:
-            self._complete()
 
     # -- pushed ------------------------------------------------------------------------
 
@@ -159,17 +170,14 @@ class PullEmitter(Generic[_T]):
             self._stopped = True
             self._observer.on_error(error)
             return
-        if self.done:
-            if not self._stopped:
-                self._complete()
-        elif not self._stopped:
+        if not self._stopped:
             # Yield: the next burst queues behind whatever the scheduler holds.
             self._pushing.disposable = scheduler.schedule(self._push_burst)
 
     # -- both ----------------------------------------------------------------------
 
     def _burst(self, n: int) -> int:
-        """Emit up to ``n`` items; returns how many went out."""
+        """Emit up to ``n`` items, and the completion if they were the last; returns how many."""
         link = self._link
         emitted = 0
         link.begin()
@@ -179,7 +187,6 @@ class PullEmitter(Generic[_T]):
             except Exception as error:
                 self._stopped = True
                 self._observer.on_error(error)
-                self._link.dispose()
                 return 0
             on_next = self._observer.on_next
             for value in items:
@@ -191,8 +198,19 @@ class PullEmitter(Generic[_T]):
                 emitted += 1
             if not items:
                 self.done = True
+            failure = self.failure
+            if failure is not None and not self._stopped:
+                self._stopped = True
+                self._observer.on_error(failure)
+            elif self.done and not self._stopped:
+                # Inside the burst: what the completion sets off (a concat
+                # subscribing its next source) belongs to this burst.
+                self._stopped = True
+                self._observer.on_completed()
         finally:
             link.end(emitted)
+            if self._stopped:
+                link.dispose()
         return emitted
 
     def _complete(self) -> None:
@@ -268,10 +286,11 @@ class _PullObservable(Observable[_T]):
 class _Tally:
     """How many integers an Observable's subscriptions drew from numpy, in all."""
 
-    __slots__ = ("generated",)
+    __slots__ = ("generated", "streams")
 
     def __init__(self) -> None:
         self.generated = 0
+        self.streams = 0
 
 
 @final
@@ -384,8 +403,14 @@ class RandomIntegers(_PullObservable[int]):
         """Integers drawn from numpy by all subscriptions so far (whole chunks)."""
         return self._tally.generated
 
+    @property
+    def streams(self) -> int:
+        """Streams opened so far: one per subscription (pulled, pushed or fused)."""
+        return self._tally.streams
+
     def new_chunks(self) -> IntegerChunks:
         """A fresh generator positioned at the start of this Observable's sequence."""
+        self._tally.streams += 1
         return IntegerChunks(self._low, self._high, self._seed, self._count, self._tally)
 
     def emitter(self, observer: abc.ObserverBase[int]) -> PullEmitter[int]:
@@ -520,13 +545,20 @@ class _IterableEmitter(PullEmitter[_T]):
         if self._ahead is not _NOTHING:
             items.append(self._ahead)
             self._ahead = _NOTHING
-        items.extend(itertools.islice(self._iterator, n - len(items)))
-        if len(items) < n:
-            self.done = True
+        try:
+            items.extend(itertools.islice(self._iterator, n - len(items)))
+            if len(items) < n:
+                self.done = True
+                return items
+            # Rule 1.5: learn now whether this was the last, so that on_completed
+            # needs no further request (like the reference's hasNext()).
+            self._ahead = next(self._iterator, _NOTHING)
+        except Exception as failure:
+            if not items:
+                raise
+            # The items read before the failure go out first, then the error.
+            self.failure = failure
             return items
-        # Rule 1.5: learn now whether this was the last, so that on_completed
-        # needs no further request (like the reference's hasNext()).
-        self._ahead = next(self._iterator, _NOTHING)
         if self._ahead is _NOTHING:
             self.done = True
         return items

@@ -1,5 +1,15 @@
 """rxrand: random-integer streams with real Reactive Streams backpressure for reactivex."""
 
+# The one place the version is written: pyproject.toml reads it from here.
+__version__ = "0.1.0"
+
+from ._async import (
+    DEFAULT_PREFETCH,
+    AsyncDemandIterator,
+    FromAsyncIterable,
+    from_async_iterable,
+    to_async_iterable,
+)
 from ._buffer import BufferOverflowError, Overflow
 from ._channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
 from ._controlled import (
@@ -14,6 +24,7 @@ from ._errors import ConnectionLost
 from ._fused import LineTable
 from ._fusion import BatchSource, BulkSubscriber, Fusable
 from ._hops import observe_on, subscribe_on
+from ._loop_producer import LoopProducer
 from ._share import share
 from ._socket import (
     KERNEL_BUDGET,
@@ -23,6 +34,7 @@ from ._socket import (
     WriterStats,
     unsent_bytes,
 )
+from ._socket_source import RECV_BYTES, LineTooLongError, SocketLines, socket_lines
 from ._source import (
     CHUNK_SIZE,
     FromIterable,
@@ -48,13 +60,16 @@ from ._wire import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "DEFAULT_PREFETCH",
     "KERNEL_BUDGET",
     "MAX_LINE_LENGTH",
     "NEED_DATA",
     "NOTSENT_LOWAT",
     "PROMPT",
+    "RECV_BYTES",
     "UNBOUNDED",
     "WINDOW_BYTES",
+    "AsyncDemandIterator",
     "BadCount",
     "BatchSource",
     "BufferOverflowError",
@@ -65,6 +80,7 @@ __all__ = [
     "CreditLink",
     "DemandChannel",
     "EndOfInput",
+    "FromAsyncIterable",
     "FromIterable",
     "Fusable",
     "IntegerBatches",
@@ -72,10 +88,13 @@ __all__ = [
     "LineDecoder",
     "LineTable",
     "LineTooLong",
+    "LineTooLongError",
+    "LoopProducer",
     "Overflow",
     "PullEmitter",
     "PullProducer",
     "RandomIntegers",
+    "SocketLines",
     "SocketObserver",
     "Subscriber",
     "UpstreamIgnoredCancelError",
@@ -84,11 +103,14 @@ __all__ = [
     "demand_channel_of",
     "encode_int_line",
     "error_line",
+    "from_async_iterable",
     "from_iterable",
     "observe_on",
     "parse_count",
     "random_integers",
     "share",
+    "socket_lines",
     "subscribe_on",
+    "to_async_iterable",
     "unsent_bytes",
 ]

@@ -452,9 +452,9 @@ class RandomIntegerServer:
             connection.close("server shutdown")
 
 
-def _parse_args(argv: Sequence[str] | None) -> tuple[ServerConfig, str]:
+def _parse_args(argv: Sequence[str] | None, prog: str | None) -> tuple[ServerConfig, str]:
     parser = argparse.ArgumentParser(
-        prog="tcp_server.py",
+        prog=prog,
         description=(
             "Serve random integers over TCP with backpressure: the client is asked "
             "how many it wants, and gets that many, one per line."
@@ -527,9 +527,12 @@ async def serve(config: ServerConfig) -> None:
         server.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python examples/tcp_server.py``; returns the exit status."""
-    config, level = _parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Entry point of ``examples/tcp_server.py`` and ``rxrand-server``; returns the exit status.
+
+    ``prog`` names the program in usage and error lines (default: the script's name).
+    """
+    config, level = _parse_args(argv, prog)
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

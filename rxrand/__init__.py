@@ -11,6 +11,7 @@ from ._controlled import (
 )
 from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
+from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
 from ._fused import IntegerBatches, LineTable
 from ._socket import (
     KERNEL_BUDGET,
@@ -21,6 +22,7 @@ from ._socket import (
     unsent_bytes,
 )
 from ._source import CHUNK_SIZE, RandomIntegers, random_integers
+from ._supervisor import RestartBudget, Supervisor, usable_cores
 from ._wire import (
     MAX_LINE_LENGTH,
     NEED_DATA,
@@ -37,6 +39,7 @@ from ._wire import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "EVENT_LOOPS",
     "KERNEL_BUDGET",
     "MAX_LINE_LENGTH",
     "NEED_DATA",
@@ -56,17 +59,22 @@ __all__ = [
     "LineDecoder",
     "LineTable",
     "LineTooLong",
+    "LoopUnavailable",
     "Overflow",
     "PullProducer",
     "RandomIntegers",
+    "RestartBudget",
     "SocketObserver",
     "Subscriber",
+    "Supervisor",
     "WriterStats",
     "controlled",
     "demand_channel_of",
     "encode_int_line",
     "error_line",
+    "event_loop_factory",
     "parse_count",
     "random_integers",
     "unsent_bytes",
+    "usable_cores",
 ]

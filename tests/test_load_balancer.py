@@ -143,3 +143,12 @@ def test_load_balancer_spreads_clients_and_streams_pass_through_exactly(
         served += [seed for seed, stream in streams.items() if data == stream]
     assert len(served) == 6  # every stream came through whole and exact
     assert set(served) == set(SEEDS)  # from both servers
+
+
+@pytest.mark.parametrize("name", ["haproxy.cfg", "nginx.conf"])
+def test_load_balancer_readme_shows_the_example_config_as_shipped(name: str) -> None:
+    lines = (EXAMPLES / name).read_text().splitlines()
+    while lines[0].startswith("#"):
+        lines.pop(0)  # the header comment says how to check it; the README says so too
+    readme = (EXAMPLES.parent.parent / "README.md").read_text()
+    assert "\n".join(lines) in readme

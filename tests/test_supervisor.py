@@ -25,6 +25,7 @@ from .conftest import read_exactly, read_prompt, read_until_closed
 pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVER = (sys.executable, str(ROOT / "examples" / "tcp_server.py"))
 SEED = 7
 COUNT = 100
 LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) with (\d+) workers \(pids ([\d ]+)\)")
@@ -98,8 +99,7 @@ class Supervised:
     def __init__(self, *args: str, workers: int = 2) -> None:
         self.process = subprocess.Popen(
             [
-                sys.executable,
-                str(ROOT / "examples" / "tcp_server.py"),
+                *SERVER,
                 "--port",
                 "0",
                 "--workers",
@@ -312,3 +312,20 @@ def test_supervisor_gives_up_after_too_many_restarts() -> None:
         assert not any(pid_alive(pid) for pid in pids)
     finally:
         server.stop()
+
+
+def test_supervisor_port_taken_by_another_program_exits_1_with_the_reason() -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = subprocess.run(
+            [*SERVER, "--port", str(port), "--workers", "2"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: [Errno 98] Address already in use" in done.stderr
+    assert "worker" not in done.stderr  # refused before any worker started

@@ -1,18 +1,19 @@
 """rxrand: random-integer streams with real Reactive Streams backpressure for reactivex."""
 
-from ._channel import DemandChannel, PullProducer, demand_channel_of
+from ._buffer import BufferOverflowError, Overflow
+from ._channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
 from ._controlled import (
-    BufferOverflowError,
     Controlled,
     ControlledSubscription,
-    Overflow,
     Subscriber,
+    UpstreamIgnoredCancelError,
     controlled,
 )
 from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
 from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
-from ._fused import IntegerBatches, LineTable
+from ._fused import LineTable
+from ._fusion import BatchSource, BulkSubscriber, Fusable
 from ._socket import (
     KERNEL_BUDGET,
     NOTSENT_LOWAT,
@@ -21,7 +22,15 @@ from ._socket import (
     WriterStats,
     unsent_bytes,
 )
-from ._source import CHUNK_SIZE, RandomIntegers, random_integers
+from ._source import (
+    CHUNK_SIZE,
+    FromIterable,
+    IntegerBatches,
+    PullEmitter,
+    RandomIntegers,
+    from_iterable,
+    random_integers,
+)
 from ._supervisor import RestartBudget, Supervisor, usable_cores
 from ._wire import (
     MAX_LINE_LENGTH,
@@ -48,12 +57,17 @@ __all__ = [
     "UNBOUNDED",
     "WINDOW_BYTES",
     "BadCount",
+    "BatchSource",
     "BufferOverflowError",
+    "BulkSubscriber",
     "ConnectionLost",
     "Controlled",
     "ControlledSubscription",
+    "CreditLink",
     "DemandChannel",
     "EndOfInput",
+    "FromIterable",
+    "Fusable",
     "IntegerBatches",
     "Line",
     "LineDecoder",
@@ -61,18 +75,21 @@ __all__ = [
     "LineTooLong",
     "LoopUnavailable",
     "Overflow",
+    "PullEmitter",
     "PullProducer",
     "RandomIntegers",
     "RestartBudget",
     "SocketObserver",
     "Subscriber",
     "Supervisor",
+    "UpstreamIgnoredCancelError",
     "WriterStats",
     "controlled",
     "demand_channel_of",
     "encode_int_line",
     "error_line",
     "event_loop_factory",
+    "from_iterable",
     "parse_count",
     "random_integers",
     "unsent_bytes",

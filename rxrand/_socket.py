@@ -27,15 +27,15 @@ import logging
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final
 
 import numpy as np
 
 from ._controlled import ControlledSubscription
 from ._errors import ConnectionLost, translate_os_error
-from ._fused import IntegerBatches, LineTable
+from ._fused import LineTable
 from ._wire import encode_int_line
 
 __all__ = [
@@ -68,6 +68,12 @@ _DEFAULT_LINES: Final = LineTable(0, _DEFAULT_HIGH)
 
 _TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 _INT: Final = struct.Struct("i")
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    if all(isinstance(part, np.ndarray) for part in parts):
+        return np.concatenate(parts)
+    return [item for part in parts for item in part]
 
 
 def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> bool:
@@ -145,6 +151,7 @@ class SocketObserver(Generic[_T]):
         "_cycle_handle",
         "_encode",
         "_fd",
+        "_fused",
         "_in_request",
         "_item_size",
         "_items_received",
@@ -158,7 +165,6 @@ class SocketObserver(Generic[_T]):
         "_sock",
         "_state",
         "_subscription",
-        "_table",
         "_values",
         "_window",
         "_writer_registered",
@@ -193,8 +199,8 @@ class SocketObserver(Generic[_T]):
         self._pending_items = 0
         self._items_received = 0
         self._item_size = _INITIAL_ITEM_SIZE
-        self._batches: IntegerBatches | None = None
-        self._table: LineTable | None = None
+        self._batches: list[Sequence[_T]] = []
+        self._fused = False
         self._in_request = False
         self._cycle_handle: asyncio.Handle | None = None
         self._writer_registered = False
@@ -210,7 +216,8 @@ class SocketObserver(Generic[_T]):
         """Encoded bytes held in user space right now."""
         pending = len(self._pending) if self._pending is not None else 0
         # Items not yet encoded count at the largest encoded size seen.
-        return pending + len(self._values) * self._item_size
+        held = len(self._values) + sum(map(len, self._batches))
+        return pending + held * self._item_size
 
     @property
     def finished(self) -> bool:
@@ -219,7 +226,7 @@ class SocketObserver(Generic[_T]):
     @property
     def fused(self) -> bool:
         """Whether integers travel in chunks (the fused path) rather than one by one."""
-        return self._batches is not None
+        return self._fused
 
     # -- Reactive Streams subscriber -------------------------------------------
 
@@ -229,14 +236,7 @@ class SocketObserver(Generic[_T]):
             return
         self._subscription = subscription
         self._state = _State.ACTIVE
-        if self._encode is encode_int_line:
-            # The fused path: take integers in chunks, encode them by table.
-            batches = subscription.fuse()
-            if batches is not None:
-                self._batches = batches
-                self._table = LineTable.for_range(batches.low, batches.high)
-                if self._table is not None:
-                    self._item_size = self._table.width
+        self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
         # returned and the whole chain is wired.
         self._schedule_cycle()
@@ -249,10 +249,11 @@ class SocketObserver(Generic[_T]):
         if not self._in_request:
             self._wake()
 
-    @property
-    def _request_sink(self) -> Callable[[_T], None]:
-        """What on_next amounts to while this observer is in its own request() (see _cycle)."""
-        return self._values.append
+    def on_next_batch(self, batch: Sequence[_T]) -> None:
+        """Bulk delivery (see ``rxrand.BulkSubscriber``): one hand-over per batch, any thread."""
+        self._batches.append(batch)
+        if not self._in_request:
+            self._wake()
 
     def _wake(self) -> None:
         """An item arrived outside our own request(): get the loop to flush it."""
@@ -263,6 +264,7 @@ class SocketObserver(Generic[_T]):
             self._schedule_cycle()
         else:
             self._values.clear()  # nothing is written after close
+            self._batches.clear()
 
     def on_error(self, error: Exception) -> None:
         if threading.get_ident() != self._loop_thread:
@@ -309,23 +311,16 @@ class SocketObserver(Generic[_T]):
         if self._state is _State.COMPLETING:
             self._finish(None)
             return
-        batches = self._batches
-        if batches is not None and batches.exhausted:
-            self._subscription = None
-            self._finish(None)
-            return
         room = self._room()
         if room is None:
-            return
-        if batches is not None:
-            self._take_batch(batches, room)
             return
         subscription = self._subscription
         if subscription is None:
             return
         # Sized by the largest item seen, so that a window of requested items
         # never holds more than `room` bytes (given items no larger than before).
-        outstanding = self.stats.items_requested - self._items_received - len(self._values)
+        held = len(self._values) + sum(map(len, self._batches))
+        outstanding = self.stats.items_requested - self._items_received - held
         want = max(1, room // self._item_size) - outstanding
         if want <= 0:
             return  # the items already asked for will fill the room
@@ -335,26 +330,9 @@ class SocketObserver(Generic[_T]):
             subscription.request(want)
         finally:
             self._in_request = False
-        if self._values or self._state is not _State.ACTIVE:
+        if self._values or self._batches or self._state is not _State.ACTIVE:
             # Yield to the loop between write cycles: one endless fast
             # stream must not starve the other connections.
-            self._schedule_cycle()
-
-    def _take_batch(self, batches: IntegerBatches, room: int) -> None:
-        """The fused path's cycle: take what fits, encode it in one go, send it."""
-        want = max(1, room // self._item_size)
-        values = batches.take(want)
-        self.stats.items_requested += want
-        if self._table is not None:
-            data = self._table.encode(values)
-        else:
-            data = b"".join([b"%d\r\n" % value for value in values.tolist()])
-        self._items_received += len(values)
-        self._pending = memoryview(data)
-        self._pending_items = len(values)
-        if len(data) > self.stats.max_held_bytes:
-            self.stats.max_held_bytes = len(data)
-        if self._flush():
             self._schedule_cycle()
 
     def _room(self) -> int | None:
@@ -376,10 +354,18 @@ class SocketObserver(Generic[_T]):
         if self._pending is None:
             values = self._values
             count = len(values)
-            if not count:
+            if count:
+                batch: Any = values[:count]
+                del values[:count]  # appends from another thread meanwhile stay
+            elif self._batches:
+                batches = self._batches
+                taken = len(batches)
+                parts = batches[:taken]
+                del batches[:taken]
+                batch = parts[0] if taken == 1 else _concatenate(parts)
+                count = len(batch)
+            else:
                 return True
-            batch = values[:count]
-            del values[:count]  # appends from another thread meanwhile stay
             try:
                 data = self._encode_batch(batch)
             except Exception as error:
@@ -412,10 +398,10 @@ class SocketObserver(Generic[_T]):
         self._pending_items = 0
         return True
 
-    def _encode_batch(self, values: list[_T]) -> bytes:
+    def _encode_batch(self, values: Any) -> bytes:
         """Encode a window of items at once: by table for default integers, else one by one."""
-        if self._encode is encode_int_line:
-            array = np.array(values)
+        if self._encode is encode_int_line and len(values):
+            array = values if isinstance(values, np.ndarray) else np.array(values)
             if array.dtype.kind == "i" and array.min() >= 0 and array.max() <= _DEFAULT_HIGH:
                 self._item_size = max(self._item_size, _DEFAULT_LINES.width)
                 return _DEFAULT_LINES.encode(array)
@@ -457,8 +443,6 @@ class SocketObserver(Generic[_T]):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.cancel()
-        if self._batches is not None:
-            self._batches.close()
         if self._cycle_handle is not None:
             self._cycle_handle.cancel()
             self._cycle_handle = None
@@ -467,6 +451,7 @@ class SocketObserver(Generic[_T]):
             with contextlib.suppress(Exception):
                 self._loop.remove_writer(self._fd)
         self._values.clear()
+        self._batches.clear()
         if self._pending is not None:
             self._pending.release()
             self._pending = None

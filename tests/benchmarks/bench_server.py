@@ -106,7 +106,7 @@ class Config:
             fast_cap=2_000_000 if quick else 20_000_000,
             calibration_count=50_000 if quick else 200_000,
             clients=100,
-            per_client_cap=10_000 if quick else 100_000,
+            per_client_cap=args.many_count or (10_000 if quick else 100_000),
             many_seconds=2.0 if quick else 8.0,
             slow_seconds=args.slow_seconds or (4.0 if quick else 15.0),
             slow_rate=200_000.0,
@@ -1123,6 +1123,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=None,
         help="target seconds per fast measurement (N is capped at 20M)",
+    )
+    p.add_argument(
+        "--many-count",
+        type=int,
+        default=None,
+        help="most integers per client in the 100-client figure (default 100,000; more "
+        "gives longer, steadier measurements, e.g. for --workers)",
     )
     p.add_argument("--slow-seconds", type=float, default=None)
     p.add_argument(

@@ -21,6 +21,7 @@ from ._controlled import (
 )
 from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
+from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
 from ._fused import LineTable
 from ._fusion import BatchSource, BulkSubscriber, Fusable
 from ._hops import observe_on, subscribe_on
@@ -44,6 +45,7 @@ from ._source import (
     from_iterable,
     random_integers,
 )
+from ._supervisor import RestartBudget, Supervisor, usable_cores
 from ._wire import (
     MAX_LINE_LENGTH,
     NEED_DATA,
@@ -61,6 +63,7 @@ from ._wire import (
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PREFETCH",
+    "EVENT_LOOPS",
     "KERNEL_BUDGET",
     "MAX_LINE_LENGTH",
     "NEED_DATA",
@@ -90,19 +93,23 @@ __all__ = [
     "LineTooLong",
     "LineTooLongError",
     "LoopProducer",
+    "LoopUnavailable",
     "Overflow",
     "PullEmitter",
     "PullProducer",
     "RandomIntegers",
+    "RestartBudget",
     "SocketLines",
     "SocketObserver",
     "Subscriber",
+    "Supervisor",
     "UpstreamIgnoredCancelError",
     "WriterStats",
     "controlled",
     "demand_channel_of",
     "encode_int_line",
     "error_line",
+    "event_loop_factory",
     "from_async_iterable",
     "from_iterable",
     "observe_on",
@@ -113,4 +120,5 @@ __all__ = [
     "subscribe_on",
     "to_async_iterable",
     "unsent_bytes",
+    "usable_cores",
 ]

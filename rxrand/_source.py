@@ -293,6 +293,15 @@ class _Tally:
         self.streams = 0
 
 
+def _narrowest(low: int, high: int) -> type[np.signedinteger[Any]]:
+    """The smallest signed integer type that holds [low, high] and the width high - low."""
+    for kind in (np.int16, np.int32):
+        info = np.iinfo(kind)
+        if info.min <= low and high <= info.max and high - low <= info.max:
+            return kind
+    return np.int64
+
+
 @final
 class IntegerChunks:
     """A sequence of integers on [low, high], generated a chunk at a time.
@@ -302,7 +311,7 @@ class IntegerChunks:
     finite count only what is left), and readers take exact slices of it.
     """
 
-    __slots__ = ("_array", "_high", "_left", "_list", "_low", "_pos", "_rng", "_tally")
+    __slots__ = ("_array", "_dtype", "_high", "_left", "_low", "_pos", "_rng", "_tally")
 
     def __init__(
         self, low: int, high: int, seed: int | None, count: int | None, tally: _Tally
@@ -312,8 +321,8 @@ class IntegerChunks:
         self._high = high
         self._left = count  # not yet generated; None: endless
         self._tally = tally
-        self._array: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
-        self._list: list[int] | None = []
+        self._dtype = _narrowest(low, high)
+        self._array: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = np.empty(0, dtype=np.int64)
         self._pos = 0
 
     @property
@@ -325,13 +334,15 @@ class IntegerChunks:
         size = CHUNK_SIZE if self._left is None else min(CHUNK_SIZE, self._left)
         if size == 0:
             return False
-        self._array = self._rng.integers(
-            self._low, self._high, size=size, dtype=np.int64, endpoint=True
-        )
+        drawn = self._rng.integers(self._low, self._high, size=size, dtype=np.int64, endpoint=True)
+        # Drawn as int64 (the seeded sequence does not depend on the range's
+        # width), held in the narrowest type the range allows: a connection
+        # that waits on a slow reader keeps 16 KiB instead of 64 for the
+        # default range.
+        self._array = drawn if self._dtype is np.int64 else drawn.astype(self._dtype)
         if self._left is not None:
             self._left -= size
         self._tally.generated += size
-        self._list = None
         self._pos = 0
         return True
 
@@ -339,15 +350,15 @@ class IntegerChunks:
         """The next integers as Python ints: at most n (stops at a chunk end); [] at the end."""
         if self._pos == len(self._array) and not self._refill():
             return []
-        items = self._list
-        if items is None:
-            items = self._list = self._array.tolist()
+        # Converted a burst at a time: a whole chunk of Python ints would be
+        # about 300 KiB held per subscription.
         start = self._pos
-        end = min(start + n, len(items))
+        end = min(start + n, len(self._array))
         self._pos = end
-        return items[start:end]
+        items: list[int] = self._array[start:end].tolist()
+        return items
 
-    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.signedinteger[Any]]]:
         """The next integers as an int64 array: at most n (to a chunk end); empty at the end."""
         if self._pos == len(self._array) and not self._refill():
             return self._array[:0]
@@ -446,7 +457,7 @@ class IntegerBatches:
         """No more integers will come: the count is reached, or it was closed."""
         return self._closed or self._chunks.exhausted
 
-    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.signedinteger[Any]]]:
         """The next ``min(n, left)`` integers; empty once exhausted."""
         if self._closed or n <= 0:
             return np.empty(0, dtype=np.int64)

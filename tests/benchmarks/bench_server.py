@@ -177,6 +177,17 @@ def discover_servers(notes: list[str]) -> list[ServerSpec]:
                         "examples/tcp_server.py --workers 2 (SO_REUSEPORT)",
                     )
                 )
+                if "--per-item" in help_text:
+                    # The per-item path is CPU-bound in the server, not in the measuring
+                    # client: the column where a second core can show.
+                    specs.append(
+                        ServerSpec(
+                            "rxrand-per-item-2w",
+                            (*base, "--per-item", "--workers", "2"),
+                            REPO,
+                            "examples/tcp_server.py --per-item --workers 2",
+                        )
+                    )
             if "--loop" in help_text and importlib.util.find_spec("uvloop") is not None:
                 specs.append(
                     ServerSpec(
@@ -779,11 +790,16 @@ def summarize(run: Run) -> Json:
         )
         s["measured_rounds"] = sum(name in rec["fast"] for rec in run.rounds)
         out[name] = s
-    for s in out.values():
+    for name, s in out.items():
         for ref in ("seed", "ceiling", "rxrand"):
             for key in ("fast_rate", "cpu_per_m", "many_rate"):
                 other = out.get(ref, {}).get(key + "_rounds")
                 s[f"{key}_vs_{ref}"] = _ratios(s[key + "_rounds"], other)
+        # Several workers against the same server with one: "rxrand-per-item-2w" against
+        # "rxrand-per-item", and every server against itself (1x) for the table.
+        single = name.removesuffix("-2w")
+        other = out.get(single, {}).get("many_rate_rounds")
+        s["many_rate_vs_one_worker"] = _ratios(s["many_rate_rounds"], other)
     chain = [rec.get("chain_cpu_per_m") for rec in run.rounds]
     floor = out.get("ceiling", {}).get("cpu_per_m_rounds") or [None] * len(chain)
     for name, s in out.items():
@@ -888,6 +904,7 @@ def render_markdown(run: Run, summary: Json, meta: Json) -> str:
         ("  vs seed", ratio("many_rate_vs_seed")),
         ("  vs ceiling", ratio("many_rate_vs_ceiling", pct=True)),
         ("  vs rxrand (one worker)", ratio("many_rate_vs_rxrand")),
+        ("  vs the same server with one worker", ratio("many_rate_vs_one_worker")),
         (
             "clients with exact count",
             lambda n: f"{summary[n]['many_exact']}/{summary[n]['many_total']}",

@@ -21,9 +21,12 @@ from ._controlled import (
 )
 from ._demand import UNBOUNDED
 from ._errors import ConnectionLost
+from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
 from ._fused import LineTable
 from ._fusion import BatchSource, BulkSubscriber, Fusable
+from ._hops import observe_on, subscribe_on
 from ._loop_producer import LoopProducer
+from ._share import share
 from ._socket import (
     KERNEL_BUDGET,
     NOTSENT_LOWAT,
@@ -42,6 +45,7 @@ from ._source import (
     from_iterable,
     random_integers,
 )
+from ._supervisor import RestartBudget, Supervisor, usable_cores
 from ._wire import (
     MAX_LINE_LENGTH,
     NEED_DATA,
@@ -59,6 +63,7 @@ from ._wire import (
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PREFETCH",
+    "EVENT_LOOPS",
     "KERNEL_BUDGET",
     "MAX_LINE_LENGTH",
     "NEED_DATA",
@@ -88,24 +93,32 @@ __all__ = [
     "LineTooLong",
     "LineTooLongError",
     "LoopProducer",
+    "LoopUnavailable",
     "Overflow",
     "PullEmitter",
     "PullProducer",
     "RandomIntegers",
+    "RestartBudget",
     "SocketLines",
     "SocketObserver",
     "Subscriber",
+    "Supervisor",
     "UpstreamIgnoredCancelError",
     "WriterStats",
     "controlled",
     "demand_channel_of",
     "encode_int_line",
     "error_line",
+    "event_loop_factory",
     "from_async_iterable",
     "from_iterable",
+    "observe_on",
     "parse_count",
     "random_integers",
+    "share",
     "socket_lines",
+    "subscribe_on",
     "to_async_iterable",
     "unsent_bytes",
+    "usable_cores",
 ]

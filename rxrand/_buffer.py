@@ -75,10 +75,15 @@ class BoundedBuffer(Generic[_T]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def offer(self, value: _T) -> BufferOverflowError | None:
-        """Add ``value``, applying the policy when full; the error to signal for ``ERROR``."""
+    def offer(self, value: _T, awaited: int = 0) -> BufferOverflowError | None:
+        """Add ``value``, applying the policy when full; the error to signal for ``ERROR``.
+
+        ``awaited`` items are wanted already (demand the drain has not met
+        yet): they wait for delivery, not for demand, and do not count against
+        the capacity.
+        """
         items = self._items
-        if len(items) < self.capacity:
+        if len(items) < self.capacity + awaited:
             items.append(value)
             return None
         overflow = self._overflow
@@ -97,10 +102,10 @@ class BoundedBuffer(Generic[_T]):
             self._on_drop(lost)
         return None
 
-    def offer_all(self, values: Iterable[_T]) -> BufferOverflowError | None:
+    def offer_all(self, values: Iterable[_T], awaited: int = 0) -> BufferOverflowError | None:
         """:meth:`offer` each value in order; stops at the first error."""
         for value in values:
-            error = self.offer(value)
+            error = self.offer(value, awaited)
             if error is not None:
                 return error
         return None

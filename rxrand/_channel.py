@@ -68,9 +68,9 @@ class PullProducer(Protocol):
 class CreditOwner(Protocol):
     """What a channel reports to the subscription that owns it (the request operator)."""
 
-    def _link_attached(self) -> None: ...
+    def _link_attached(self, link: CreditLink) -> None: ...
 
-    def _burst_begin(self) -> bool: ...
+    def _burst_begin(self, link: CreditLink) -> bool: ...
 
     def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None: ...
 
@@ -81,29 +81,44 @@ class CreditOwner(Protocol):
 class CreditLink(abc.DisposableBase):
     """One producer's connection to a channel: its credit, its burst brackets, its detach."""
 
-    __slots__ = ("_bracketed", "_channel", "credit", "detached", "producer")
+    __slots__ = ("_bracketed", "_channel", "credit", "detached", "parent", "producer", "swallowed")
 
     def __init__(self, channel: DemandChannel, producer: PullProducer) -> None:
         self._channel = channel
         self.producer = producer
         #: Credit granted and not yet emitted (written under the owner's lock).
         self.credit = 0
+        #: Items this producer emitted that vanished on the way and were not
+        #: yet written off (owner's bookkeeping, under its lock).
+        self.swallowed = 0
+        #: The producer whose burst this one was attached in (a flat_map's
+        #: outer source, for its inner ones), if any.
+        self.parent: CreditLink | None = None
         self.detached = False
         self._bracketed = threading.local()
 
     def start(self) -> None:
         """The producer holds its link now: credit may come, even before this returns."""
-        self._channel.owner._link_attached()
+        self._channel.owner._link_attached(self)
 
     def begin(self) -> None:
         """A burst of emissions starts on this thread."""
-        self._bracketed.value = self._channel.owner._burst_begin()
+        self._bracketed.value = self._channel.owner._burst_begin(self)
 
     def end(self, emitted: int) -> None:
         """The burst is over: ``emitted`` items went downstream."""
         bracketed: bool = getattr(self._bracketed, "value", False)
         self._bracketed.value = False
         self._channel.owner._burst_end(self, emitted, bracketed)
+
+    def descends_from(self, other: CreditLink) -> bool:
+        """Whether ``other`` is this link's parent, or its parent's, and so on."""
+        parent = self.parent
+        while parent is not None:
+            if parent is other:
+                return True
+            parent = parent.parent
+        return False
 
     def dispose(self) -> None:
         """Detach: the producer is done (completed, failed or disposed); its credit returns."""
@@ -129,6 +144,11 @@ class DemandChannel(PeriodicScheduler):
         self.links: list[CreditLink] = []
         self._next = 0
 
+    @property
+    def inner(self) -> abc.SchedulerBase | None:
+        """The scheduler this channel stands in for (``None``: reactivex's defaults)."""
+        return self._inner
+
     # -- credit ------------------------------------------------------------------
 
     def attach(self, producer: PullProducer) -> CreditLink:
@@ -148,16 +168,22 @@ class DemandChannel(PeriodicScheduler):
             return
         self.owner._link_detached(link)
 
-    def plan(self, n: int) -> list[tuple[CreditLink, int]]:
-        """Split ``n`` credit round-robin over the producers that have none in flight.
+    def plan(self, n: int, swallow_limit: int) -> list[tuple[CreditLink, int]]:
+        """Split ``n`` credit round-robin over the producers that may have some.
 
-        The caller (the owner, under its lock) adds each share to the link's
-        credit, then calls :meth:`PullProducer.request` outside the lock.
-        Never more than ``n`` in all; an empty plan when every producer still
-        has credit to use.
+        A producer may have credit when it has none in flight, and when what
+        it emitted that vanished on the way (``swallowed``) is under
+        ``swallow_limit``; its share keeps it under. Never more than ``n`` in
+        all; an empty plan when no producer may have credit. The caller (the
+        owner, under its lock) adds each share to the link's credit, then
+        calls :meth:`PullProducer.request` outside the lock.
         """
         links = self.links
-        idle = [link for link in links if link.credit == 0 and not link.detached]
+        idle = [
+            link
+            for link in links
+            if link.credit == 0 and not link.detached and link.swallowed < swallow_limit
+        ]
         if not idle or n <= 0:
             return []
         start = self._next % len(idle)
@@ -167,7 +193,7 @@ class DemandChannel(PeriodicScheduler):
         for link in order:
             if n <= 0:
                 break
-            give = min(share, n)
+            give = min(share, n, swallow_limit - link.swallowed)
             plan.append((link, give))
             n -= give
         self._next = start + len(plan)

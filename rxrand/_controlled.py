@@ -20,23 +20,30 @@ The pieces, each with one job:
 
 Credit accounting. Pull sources emit against credit, in bursts bracketed by
 their :class:`~rxrand._channel.CreditLink`. Items that arrive *on the
-bursting thread during the burst* are counted as they come (the fast path: a
-list append, no lock). Items the operators in between swallowed (a
-``filter``, a ``zip`` waiting for its partner, a thread hop's queue) are
-*unresolved*: they may be gone (filter) or come later (``observe_on``). The
-drain grants new credit only while::
+bursting thread during the burst* are counted as they come (the fast path:
+delivered on the spot within demand, or a list append; no lock). Items the
+operators in between swallowed (a ``filter``, a ``zip`` waiting for its
+partner, a ``concat_map``'s queue, a thread hop) are counted per producer as
+``swallowed``: they may be gone (filter) or still coming (a hop). They are
+written off when it is safe:
 
-    credit in flight + buffered + max(0, unresolved - capacity)  <  demand
+* a burst in which something arrived proves the stages deliver on the spot,
+  so what that producer swallowed before is gone; its siblings (the other
+  side of a ``zip``) are written off as many as arrived;
+* a producer attached inside another's burst is a ``flat_map`` or
+  ``concat_map`` inner source made of one swallowed outer item: that item is
+  written off the outer producer;
+* once an item arrives late, outside any burst (``ops.observe_on``,
+  ``ops.delay``), the chain holds items: from then on only arrivals write
+  anything off, one for one.
 
-so at most ``capacity`` swallowed items are written off against demand. A
-burst in which something arrived proves the stages deliver on the spot, so
-its swallowed items are written off (``unresolved`` back to 0). The bound
-keeps three promises at once: a ``filter`` keeps the source going; a
-``zip`` with ``never()`` stops the source after at most ``demand +
-capacity`` items; and items that arrive late from a thread hop always fit in
-the buffer (``unresolved + buffered <= demand + capacity``), so a hop never
-overflows it. The price, documented in the README: a stage that swallows
-more than ``capacity`` items in a row parks the source until demand grows.
+A producer is granted credit only while what it swallowed stays under the
+demand still open plus ``capacity``. So a ``zip`` with ``never()`` stops its
+source after at most ``demand + capacity`` items, a selective ``filter``
+keeps its source going, and items that come late from a hop always fit the
+buffer (it holds what demand awaits plus ``capacity``). The price, in the
+README: a stage that swallows more than ``capacity`` items in a row with
+nothing getting through parks its source until demand grows.
 """
 
 from __future__ import annotations
@@ -138,6 +145,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_buffer",
         "_burst_items",
         "_burst_limit",
+        "_burst_link",
         "_burst_thread",
         "_capacity",
         "_channel",
@@ -150,6 +158,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_grant_thread",
         "_ignored",
         "_inbox",
+        "_late",
         "_on_batch",
         "_on_completed",
         "_on_error",
@@ -158,7 +167,6 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_outstanding",
         "_pulled",
         "_terminal",
-        "_unresolved",
         "_upstream",
     )
 
@@ -190,7 +198,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         # -- shared, under the inbox lock --
         self._terminal: Exception | _Complete | None = None
         self._outstanding = 0  # credit granted to pull sources, not yet emitted
-        self._unresolved = 0  # emitted, swallowed on the way, maybe still coming
+        self._burst_link: CreditLink | None = None
+        self._late = False
         self._pulled = 0
         self._ignored = 0
         # -- the burst slot: written by the thread that holds it --
@@ -348,8 +357,23 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     # -- the credit ledger (called through the channel) ---------------------------
 
-    def _link_attached(self) -> None:
-        if self._inbox.claim():
+    def _link_attached(self, link: CreditLink) -> None:
+        ident = _get_ident()
+        with self._inbox.lock:
+            parent = self._burst_link
+            if parent is not None and self._burst_thread == ident:
+                # Attached inside another producer's burst: a flat_map or
+                # concat_map made an inner source of one of the outer items
+                # (the next one of a concat_map starts when the previous inner
+                # completes, inside its burst). That item did not vanish: it
+                # became this producer. Parented to the outermost source.
+                while parent.parent is not None:
+                    parent = parent.parent
+                link.parent = parent
+                if parent.swallowed:
+                    parent.swallowed -= 1
+            claimed = self._inbox._claim_locked()
+        if claimed:
             self._drain()
 
     def _link_detached(self, link: CreditLink) -> None:
@@ -360,7 +384,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         if claimed:
             self._drain()
 
-    def _burst_begin(self) -> bool:
+    def _burst_begin(self, link: CreditLink) -> bool:
         ident = _get_ident()
         with self._inbox.lock:
             if self._burst_thread:
@@ -368,6 +392,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 # this thread): its items take the locked path, uncounted.
                 return False
             self._burst_thread = ident
+            self._burst_link = link
             self._arrived = 0
             if ident == self._grant_thread:
                 # On the drain's own stack: items within demand go straight to
@@ -388,15 +413,22 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if not bracketed:
                 return
             self._burst_thread = 0
+            self._burst_link = None
             direct = self._budget_start - self._budget
             self._budget = self._budget_start = 0
             items = self._burst_items
             if items:
                 self._burst_items = []
-            if direct or items or self._arrived:
-                self._unresolved = 0  # the stages deliver on the spot: the rest is gone
+            arrived = direct + len(items) + self._arrived
+            if self._late:
+                # Items arrive late here (a hop): what arrived in this burst
+                # may be old ones. Count exactly; write nothing off.
+                left = link.swallowed + emitted - arrived
+                link.swallowed = left if left > 0 else 0
+            elif arrived:
+                self._write_off(link, arrived)
             else:
-                self._unresolved += emitted
+                link.swallowed += emitted
             if _get_ident() == self._grant_thread:
                 self._grant_budget -= direct
                 self._direct_sent += direct
@@ -405,7 +437,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 return
             # A burst on another thread (a hop): hand the items to the drain.
             if items and not self._inbox.cancelled and self._terminal is None:
-                overflow = self._buffer.offer_all(items)
+                overflow = self._buffer.offer_all(items, self._awaited())
                 if overflow is not None:
                     self._terminal = overflow
             claimed = self._inbox._claim_locked()
@@ -413,6 +445,29 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._upstream.dispose()
         if claimed:
             self._drain()
+
+    def _awaited(self) -> int:
+        """Demand the drain has not met yet (as last written by it): room in the buffer.
+
+        Items that arrive while the drain is busy elsewhere are wanted, not
+        excess; only what goes beyond demand counts against the capacity. With
+        unbounded demand that is bounded too: at most one more capacity.
+        """
+        demand = self._demand
+        return demand if demand < UNBOUNDED else self._capacity
+
+    def _write_off(self, link: CreditLink, arrived: int) -> None:
+        """A burst delivered on the spot: what its producer swallowed before is gone.
+
+        Its siblings (the other side of a zip) had items waiting for these:
+        as many as arrived are written off them too. Its ancestors (a
+        flat_map's outer source) are not: their items became producers.
+        Caller holds the lock.
+        """
+        link.swallowed = 0
+        for other in self._channel.links:
+            if other.swallowed and other is not link and not link.descends_from(other):
+                other.swallowed = other.swallowed - arrived if other.swallowed > arrived else 0
 
     # -- upstream signals -----------------------------------------------------------
 
@@ -440,7 +495,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         with self._inbox.lock:
             items, self._burst_items = self._burst_items, []
             self._arrived += len(items)
-            overflow = self._buffer.offer_all(items)
+            overflow = self._buffer.offer_all(items, self._awaited())
             if overflow is not None and self._terminal is None:
                 self._terminal = overflow
         if overflow is not None:
@@ -454,9 +509,14 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 if self._ignored > _IGNORED_CANCEL_LIMIT:
                     raise UpstreamIgnoredCancelError
                 return
-            if self._unresolved:
-                self._unresolved -= 1
-            overflow = self._buffer.offer(value)
+            for link in self._channel.links:
+                if link.swallowed:
+                    # A swallowed item came late, outside any burst: the chain
+                    # holds items and delivers them later (a thread hop, a
+                    # delay). From now on nothing swallowed is written off.
+                    link.swallowed -= 1
+                    self._late = True
+            overflow = self._buffer.offer(value, self._awaited())
             if overflow is not None:
                 self._terminal = overflow
             claimed = self._inbox._claim_locked()
@@ -544,11 +604,16 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             return True
         capacity = self._capacity
         with self._inbox.lock:
-            excess = self._unresolved - capacity
-            room = demand - self._outstanding - len(self._buffer) - (excess if excess > 0 else 0)
+            if demand >= UNBOUNDED:
+                room = capacity - self._outstanding
+            else:
+                room = min(demand - self._outstanding - len(self._buffer), capacity)
             if room <= 0:
                 return False
-            plan = self._channel.plan(min(room, capacity))
+            # A producer whose items vanish on the way (a zip waiting on
+            # never(), a thread hop's queue) runs at most `capacity` items
+            # ahead of what demand can take; the others keep going.
+            plan = self._channel.plan(room, room + capacity)
             for link, share in plan:
                 link.credit += share
                 self._outstanding += share

@@ -20,10 +20,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["BatchSource", "BulkSubscriber", "Fusable"]
+__all__ = ["BatchSource", "BulkSubscriber", "Fusable", "as_items"]
 
 _T_co = TypeVar("_T_co", covariant=True)
 _T_contra = TypeVar("_T_contra", contravariant=True)
+
+
+def as_items(batch: Any) -> Sequence[Any]:
+    """A batch as Python values: a numpy array becomes a list (operators expect ints)."""
+    tolist = getattr(batch, "tolist", None)
+    if tolist is not None:
+        items: list[Any] = tolist()
+        return items
+    return batch  # type: ignore[no-any-return]
 
 
 class BatchSource(Protocol[_T_co]):

@@ -87,9 +87,21 @@ class PullEmitter(Generic[_T]):
     Contract for subclasses: :meth:`next_items` returns at most ``n`` items,
     an empty list only at the end, and sets ``self.done`` when it knows that
     nothing follows (so that completion needs no further demand, rule 1.5).
+    It raises when the source fails; or, having read some items before the
+    failure, returns them and sets ``self.failure``: the error follows them
+    at once, without further demand (rule 1.4).
     """
 
-    __slots__ = ("_credit", "_emitting", "_link", "_observer", "_pushing", "_stopped", "done")
+    __slots__ = (
+        "_credit",
+        "_emitting",
+        "_link",
+        "_observer",
+        "_pushing",
+        "_stopped",
+        "done",
+        "failure",
+    )
 
     def __init__(self, observer: abc.ObserverBase[_T]) -> None:
         self._observer = observer
@@ -99,6 +111,7 @@ class PullEmitter(Generic[_T]):
         self._emitting = False
         self._pushing = SerialDisposable()
         self.done = False
+        self.failure: Exception | None = None
 
     def next_items(self, n: int) -> list[_T]:
         raise NotImplementedError
@@ -145,8 +158,6 @@ class PullEmitter(Generic[_T]):
                     break
         finally:
             self._emitting = False
-        if self.done and not self._stopped:
-            self._complete()
 
     # -- pushed ------------------------------------------------------------------------
 
@@ -159,17 +170,14 @@ class PullEmitter(Generic[_T]):
             self._stopped = True
             self._observer.on_error(error)
             return
-        if self.done:
-            if not self._stopped:
-                self._complete()
-        elif not self._stopped:
+        if not self._stopped:
             # Yield: the next burst queues behind whatever the scheduler holds.
             self._pushing.disposable = scheduler.schedule(self._push_burst)
 
     # -- both ----------------------------------------------------------------------
 
     def _burst(self, n: int) -> int:
-        """Emit up to ``n`` items; returns how many went out."""
+        """Emit up to ``n`` items, and the completion if they were the last; returns how many."""
         link = self._link
         emitted = 0
         link.begin()
@@ -179,7 +187,6 @@ class PullEmitter(Generic[_T]):
             except Exception as error:
                 self._stopped = True
                 self._observer.on_error(error)
-                self._link.dispose()
                 return 0
             on_next = self._observer.on_next
             for value in items:
@@ -191,8 +198,19 @@ class PullEmitter(Generic[_T]):
                 emitted += 1
             if not items:
                 self.done = True
+            failure = self.failure
+            if failure is not None and not self._stopped:
+                self._stopped = True
+                self._observer.on_error(failure)
+            elif self.done and not self._stopped:
+                # Inside the burst: what the completion sets off (a concat
+                # subscribing its next source) belongs to this burst.
+                self._stopped = True
+                self._observer.on_completed()
         finally:
             link.end(emitted)
+            if self._stopped:
+                link.dispose()
         return emitted
 
     def _complete(self) -> None:
@@ -268,10 +286,20 @@ class _PullObservable(Observable[_T]):
 class _Tally:
     """How many integers an Observable's subscriptions drew from numpy, in all."""
 
-    __slots__ = ("generated",)
+    __slots__ = ("generated", "streams")
 
     def __init__(self) -> None:
         self.generated = 0
+        self.streams = 0
+
+
+def _narrowest(low: int, high: int) -> type[np.signedinteger[Any]]:
+    """The smallest signed integer type that holds [low, high] and the width high - low."""
+    for kind in (np.int16, np.int32):
+        info = np.iinfo(kind)
+        if info.min <= low and high <= info.max and high - low <= info.max:
+            return kind
+    return np.int64
 
 
 @final
@@ -283,7 +311,7 @@ class IntegerChunks:
     finite count only what is left), and readers take exact slices of it.
     """
 
-    __slots__ = ("_array", "_high", "_left", "_list", "_low", "_pos", "_rng", "_tally")
+    __slots__ = ("_array", "_dtype", "_high", "_left", "_low", "_pos", "_rng", "_tally")
 
     def __init__(
         self, low: int, high: int, seed: int | None, count: int | None, tally: _Tally
@@ -293,8 +321,8 @@ class IntegerChunks:
         self._high = high
         self._left = count  # not yet generated; None: endless
         self._tally = tally
-        self._array: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
-        self._list: list[int] | None = []
+        self._dtype = _narrowest(low, high)
+        self._array: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = np.empty(0, dtype=np.int64)
         self._pos = 0
 
     @property
@@ -306,13 +334,15 @@ class IntegerChunks:
         size = CHUNK_SIZE if self._left is None else min(CHUNK_SIZE, self._left)
         if size == 0:
             return False
-        self._array = self._rng.integers(
-            self._low, self._high, size=size, dtype=np.int64, endpoint=True
-        )
+        drawn = self._rng.integers(self._low, self._high, size=size, dtype=np.int64, endpoint=True)
+        # Drawn as int64 (the seeded sequence does not depend on the range's
+        # width), held in the narrowest type the range allows: a connection
+        # that waits on a slow reader keeps 16 KiB instead of 64 for the
+        # default range.
+        self._array = drawn if self._dtype is np.int64 else drawn.astype(self._dtype)
         if self._left is not None:
             self._left -= size
         self._tally.generated += size
-        self._list = None
         self._pos = 0
         return True
 
@@ -320,15 +350,15 @@ class IntegerChunks:
         """The next integers as Python ints: at most n (stops at a chunk end); [] at the end."""
         if self._pos == len(self._array) and not self._refill():
             return []
-        items = self._list
-        if items is None:
-            items = self._list = self._array.tolist()
+        # Converted a burst at a time: a whole chunk of Python ints would be
+        # about 300 KiB held per subscription.
         start = self._pos
-        end = min(start + n, len(items))
+        end = min(start + n, len(self._array))
         self._pos = end
-        return items[start:end]
+        items: list[int] = self._array[start:end].tolist()
+        return items
 
-    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.signedinteger[Any]]]:
         """The next integers as an int64 array: at most n (to a chunk end); empty at the end."""
         if self._pos == len(self._array) and not self._refill():
             return self._array[:0]
@@ -384,8 +414,14 @@ class RandomIntegers(_PullObservable[int]):
         """Integers drawn from numpy by all subscriptions so far (whole chunks)."""
         return self._tally.generated
 
+    @property
+    def streams(self) -> int:
+        """Streams opened so far: one per subscription (pulled, pushed or fused)."""
+        return self._tally.streams
+
     def new_chunks(self) -> IntegerChunks:
         """A fresh generator positioned at the start of this Observable's sequence."""
+        self._tally.streams += 1
         return IntegerChunks(self._low, self._high, self._seed, self._count, self._tally)
 
     def emitter(self, observer: abc.ObserverBase[int]) -> PullEmitter[int]:
@@ -421,7 +457,7 @@ class IntegerBatches:
         """No more integers will come: the count is reached, or it was closed."""
         return self._closed or self._chunks.exhausted
 
-    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.signedinteger[Any]]]:
         """The next ``min(n, left)`` integers; empty once exhausted."""
         if self._closed or n <= 0:
             return np.empty(0, dtype=np.int64)
@@ -520,13 +556,20 @@ class _IterableEmitter(PullEmitter[_T]):
         if self._ahead is not _NOTHING:
             items.append(self._ahead)
             self._ahead = _NOTHING
-        items.extend(itertools.islice(self._iterator, n - len(items)))
-        if len(items) < n:
-            self.done = True
+        try:
+            items.extend(itertools.islice(self._iterator, n - len(items)))
+            if len(items) < n:
+                self.done = True
+                return items
+            # Rule 1.5: learn now whether this was the last, so that on_completed
+            # needs no further request (like the reference's hasNext()).
+            self._ahead = next(self._iterator, _NOTHING)
+        except Exception as failure:
+            if not items:
+                raise
+            # The items read before the failure go out first, then the error.
+            self.failure = failure
             return items
-        # Rule 1.5: learn now whether this was the last, so that on_completed
-        # needs no further request (like the reference's hasNext()).
-        self._ahead = next(self._iterator, _NOTHING)
         if self._ahead is _NOTHING:
             self.done = True
         return items

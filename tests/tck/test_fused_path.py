@@ -9,6 +9,7 @@ much is generated, and cancel racing a consumer on another thread.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -101,6 +102,10 @@ def test_fused_rule_3_12_cancel_from_another_thread_stops_generation() -> None:
     worker = threading.Thread(target=consume)
     worker.start()
     started.wait(5)
+    deadline = time.monotonic() + 5
+    while probe.count < 10_000 and time.monotonic() < deadline:
+        time.sleep(0.001)  # cancel only once the consumer is well under way
+    assert probe.count >= 10_000
     subscription.cancel()
     worker.join(timeout=10)
     assert not worker.is_alive()

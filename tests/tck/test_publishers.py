@@ -26,6 +26,7 @@ from typing import ClassVar
 import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
+from reactivex.scheduler import EventLoopScheduler, ThreadPoolScheduler
 from reactivex.subject import Subject
 
 import rxrand
@@ -202,13 +203,83 @@ class TestPullFromGenerator(PublisherVerification):
 
     def create_failed_publisher(self) -> Controlled[int]:
         def failing() -> Iterator[int]:
-            yield 1
             raise PublisherFailedError("generator failed")
+            yield 1  # a generator, failing as it starts
 
         return rxrand.from_iterable(failing()).pipe(controlled())
 
     def expected_elements(self, n: int) -> Sequence[int]:
         return range(n)
+
+
+_POOL = ThreadPoolScheduler(2)
+
+
+class TestObserveOnPool(PublisherVerification):
+    """rxrand.observe_on: items hop to a pool thread, demand hops back (prefetch 4)."""
+
+    quiet_seconds = 0.05
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(n, seed=SEED).pipe(
+            rxrand.observe_on(_POOL, prefetch=4), controlled()
+        )
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return random_integers(3, seed=SEED).pipe(
+            ops.map(_fail), rxrand.observe_on(_POOL), controlled()
+        )
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return _seeded_integers(n)
+
+
+class TestSubscribeOnEventLoop(PublisherVerification):
+    """rxrand.subscribe_on: the source subscribes and generates on another thread, on demand."""
+
+    quiet_seconds = 0.05
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(n, seed=SEED).pipe(
+            rxrand.subscribe_on(EventLoopScheduler()), controlled()
+        )
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return random_integers(3, seed=SEED).pipe(
+            ops.map(_fail), rxrand.subscribe_on(EventLoopScheduler()), controlled()
+        )
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return _seeded_integers(n)
+
+
+class TestShared(PublisherVerification):
+    """rxrand.share() with one subscriber: a multicast still honours that subscriber's demand."""
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return random_integers(n, seed=SEED).pipe(rxrand.share(), controlled())
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return random_integers(3, seed=SEED).pipe(ops.map(_fail), rxrand.share(), controlled())
+
+    def test_rule_1_11_each_subscription_has_its_own_demand(self) -> None:
+        # A multicast on purpose: two subscriptions share one upstream, which goes at the
+        # pace of the slower one (documented); each still gets no more than it asked for.
+        publisher = self.publisher(20)
+        first = self.subscribe(publisher)
+        second = self.subscribe(publisher)
+        first.request(2)
+        second.request(10)
+        self.settle()
+        assert (len(first.items), len(second.items)) == (2, 2)
+        first.request(8)
+        self.settle()
+        assert (len(first.items), len(second.items)) == (10, 10)
+        assert first.items == second.items
+        self.verify()
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return _seeded_integers(n)
 
 
 class TestEndlessRandomIntegersTakeN(PublisherVerification):

@@ -32,6 +32,7 @@ from reactivex.subject import Subject
 import rxrand
 from rxrand import Controlled, Overflow, controlled, random_integers
 
+from ..composition import concat_map
 from .verification import PublisherVerification
 
 SEED = 20_240_601
@@ -145,10 +146,10 @@ class TestConcatMappedPullSources(PublisherVerification):
     """Inner pull sources of a concat_map attach to the same channel and share its credit."""
 
     def create_publisher(self, n: int) -> Controlled[int]:
-        return random_integers(n, seed=SEED).pipe(ops.concat_map(_single), controlled())
+        return random_integers(n, seed=SEED).pipe(concat_map(_single), controlled())
 
     def create_failed_publisher(self) -> Controlled[int]:
-        return random_integers(3, seed=SEED).pipe(ops.concat_map(_failing_single), controlled())
+        return random_integers(3, seed=SEED).pipe(concat_map(_failing_single), controlled())
 
     def expected_elements(self, n: int) -> Sequence[int]:
         return _seeded_integers(n)

@@ -248,9 +248,10 @@ async def fetch(
             subscription.cancel()
 
 
-def _progress_bar(count: int, enabled: bool) -> Any:
-    """A tqdm bar on stderr, or None (not a terminal, --quiet, or tqdm not installed)."""
-    if not enabled or not sys.stderr.isatty():
+def _progress_bar(count: int, enabled: bool, to_stdout: bool) -> Any:
+    """A tqdm bar on stderr, or None: stderr not a terminal, the integers going to the same
+    terminal (the bar would be torn by them), --quiet, or tqdm not installed."""
+    if not enabled or not sys.stderr.isatty() or (to_stdout and sys.stdout.isatty()):
         return None
     try:
         tqdm = importlib.import_module("tqdm")
@@ -299,7 +300,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
             except OSError as error:
                 print(f"{name}: cannot open {args.output}: {error.strerror}", file=sys.stderr)
                 return 1
-        bar = _progress_bar(args.count, not args.quiet)
+        bar = _progress_bar(args.count, not args.quiet, args.output is None)
         if bar is not None:
             stack.callback(bar.close)
 

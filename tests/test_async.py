@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -16,6 +16,7 @@ from reactivex.scheduler import NewThreadScheduler
 
 from rxrand import (
     CHUNK_SIZE,
+    Controlled,
     controlled,
     from_async_iterable,
     from_iterable,
@@ -23,6 +24,8 @@ from rxrand import (
     to_async_iterable,
 )
 from rxrand.testing import RecordingSubscriber
+
+from .tck.verification import PublisherVerification
 
 _R = TypeVar("_R")
 
@@ -366,3 +369,81 @@ def test_from_async_iterable_checks_its_argument() -> None:
         TypeError, match=r"^from_async_iterable\(\) takes an async iterable, got list$"
     ):
         from_async_iterable([1, 2])  # type: ignore[arg-type]
+
+
+# -- from_async_iterable under the conformance suite ------------------------------------------
+
+_BACKGROUND: list[asyncio.AbstractEventLoop] = []
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """One event loop on a daemon thread for the conformance suite (subscribers stay off it)."""
+    if not _BACKGROUND:
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="tck-loop", daemon=True).start()
+        _BACKGROUND.append(loop)
+    return _BACKGROUND[0]
+
+
+class Numbers:
+    """A cold async iterable: every ``aiter()`` starts a new generator of 0..n-1."""
+
+    def __init__(self, n: int, fail: bool = False) -> None:
+        self.n = n
+        self.fail = fail
+
+    def __aiter__(self) -> AsyncIterator[int]:
+        return self.generate()
+
+    async def generate(self) -> AsyncIterator[int]:
+        if self.fail:
+            raise ValueError("failed before the first item")
+        for value in range(self.n):
+            yield value
+
+
+NO_READ_AHEAD = (
+    "from_async_iterable reads nothing ahead of demand, so it sees the end only when one "
+    "more item is requested"
+)
+
+
+class TestFromAsyncIterable(PublisherVerification):
+    """from_async_iterable on an event loop thread, requested from the test's thread."""
+
+    quiet_seconds = 0.02
+
+    def create_publisher(self, n: int) -> Controlled[int]:
+        return from_async_iterable(Numbers(n), loop=background_loop()).pipe(controlled())
+
+    def create_failed_publisher(self) -> Controlled[int]:
+        return from_async_iterable(Numbers(3, fail=True), loop=background_loop()).pipe(controlled())
+
+    def expected_elements(self, n: int) -> Sequence[int]:
+        return list(range(n))
+
+    # These wait for on_completed after requesting exactly the items there are.
+
+    def test_rule_1_5_completes_after_the_last_element_without_more_demand(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_5_empty_publisher_completes_without_demand(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_1_delivers_exactly_the_requested_number_of_elements(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_3_signals_are_serial_while_other_threads_request(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_7_no_signals_after_on_completed(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_9_on_subscribe_is_the_first_signal(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_9_callbacks_get_on_subscribe_first(self) -> None:
+        pytest.skip(NO_READ_AHEAD)
+
+    def test_rule_1_11_each_subscription_has_its_own_demand(self) -> None:
+        pytest.skip(NO_READ_AHEAD)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -351,3 +352,29 @@ def test_client_rate_limits_consumption_through_demand(
     assert 1500 <= consumed[0] <= 2500
     assert generated - consumed[0] <= window, (generated, consumed[0], window)
     assert cpu < 0.075, f"server thread used {cpu:.3f} s of CPU in 1.5 s"
+
+
+def test_client_progress_bar_only_on_a_terminal(
+    make_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    pytest.importorskip("tqdm", reason="the bar comes with the [client] extra")
+    pty = pytest.importorskip("pty")
+    termios = pytest.importorskip("termios")
+    server = make_server(seed=1)
+    command = [sys.executable, str(ROOT / "examples" / "tcp_client.py"), "20000"]
+    command += ["--port", str(server.port), "--output", str(tmp_path / "ints.txt")]
+
+    def stderr_on_a_terminal(*options: str) -> bytes:
+        master, slave = pty.openpty()
+        termios.tcsetwinsize(slave, (24, 100))  # a new pseudo-terminal has 0 columns
+        process = subprocess.Popen([*command, *options], stderr=slave)
+        os.close(slave)
+        chunks = []
+        with open(master, "rb", buffering=0) as terminal, contextlib.suppress(OSError):
+            while chunk := terminal.read(4096):  # EIO once the client has exited
+                chunks.append(chunk)
+        assert process.wait(60) == 0
+        return b"".join(chunks)
+
+    assert b"%|" in stderr_on_a_terminal()
+    assert stderr_on_a_terminal("--quiet") == b""

@@ -143,7 +143,11 @@ class TestZippedRandomIntegers(PublisherVerification):
 
 
 class TestConcatMappedPullSources(PublisherVerification):
-    """Inner pull sources of a concat_map attach to the same channel and share its credit."""
+    """Inner pull sources of a concat_map attach to the same channel and share its credit.
+
+    ``concat_map`` from ``tests/composition.py``: ``ops.concat_map`` where reactivex has it
+    (>= 4.1), else ``map`` + ``merge(max_concurrent=1)``, which is what it is.
+    """
 
     def create_publisher(self, n: int) -> Controlled[int]:
         return random_integers(n, seed=SEED).pipe(concat_map(_single), controlled())

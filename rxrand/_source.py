@@ -50,6 +50,11 @@ CHUNK_SIZE: Final = 8192
 #: up to 256, so counting a burst allocates nothing.
 EMIT_BURST: Final = 256
 
+#: Most items one scheduled action pushes (no demand to count): a burst long
+#: enough that rescheduling costs nothing per item, short enough that a
+#: dispose queued on the same scheduler waits for at most this many.
+PUSH_BURST: Final = 4096
+
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
@@ -165,7 +170,7 @@ class PullEmitter(Generic[_T]):
         if self._stopped:
             return
         try:
-            self._burst(EMIT_BURST)
+            self._burst(PUSH_BURST)
         except Exception as error:
             self._stopped = True
             self._observer.on_error(error)
@@ -495,7 +500,7 @@ def random_integers(
     Under :func:`rxrand.controlled` integers are emitted only as they are
     requested (numpy generates them a chunk at a time: at most one chunk
     ahead); a plain ``subscribe`` emits them all and completes, like any
-    cold Observable, a burst of 256 per scheduled action::
+    cold Observable, a burst of 4096 per scheduled action::
 
         random_integers(3, seed=1):  -a-b-c-|
 

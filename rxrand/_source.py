@@ -351,6 +351,12 @@ class IntegerChunks:
         self._pos = 0
         return True
 
+    def release(self) -> None:
+        """Let go of the chunk in hand and of the generator: nothing more will be read."""
+        self._array = self._array[:0].copy()
+        self._left = 0
+        self._pos = 0
+
     def next_list(self, n: int) -> list[int]:
         """The next integers as Python ints: at most n (stops at a chunk end); [] at the end."""
         if self._pos == len(self._array) and not self._refill():
@@ -381,6 +387,10 @@ class _IntegerEmitter(PullEmitter[int]):
         super().__init__(observer)
         self._chunks = chunks
         self.done = chunks.exhausted
+
+    def stop(self) -> None:
+        super().stop()
+        self._chunks.release()
 
     def next_items(self, n: int) -> list[int]:
         items = self._chunks.next_list(n)
@@ -482,8 +492,9 @@ class IntegerBatches:
         return np.concatenate(pieces)
 
     def close(self) -> None:
-        """Cancel: nothing more is taken or generated."""
+        """Cancel: nothing more is taken or generated; the chunk in hand is let go."""
         self._closed = True
+        self._chunks.release()
 
 
 def random_integers(

@@ -128,6 +128,28 @@ def _ignore(*_: object) -> None:
 
 
 @final
+class _NoOwner:
+    """The owner of a released subscription's channel: late news goes nowhere."""
+
+    __slots__ = ()
+
+    def _link_attached(self, link: CreditLink) -> None:
+        return None
+
+    def _burst_begin(self, link: CreditLink) -> bool:
+        return False
+
+    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+        return None
+
+    def _link_detached(self, link: CreditLink) -> None:
+        return None
+
+
+_NO_OWNER: Final = _NoOwner()
+
+
+@final
 class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     """One subscriber's link to a controlled publisher: ``request(n)`` and ``cancel()``.
 
@@ -354,6 +376,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             outer.dispose()
         if self._batches is not None:
             self._batches.close()
+        # Break the subscription <-> channel cycle now rather than at the next full
+        # garbage collection: a producer still holding its link talks to nobody.
+        channel = self._channel
+        channel.owner = _NO_OWNER
+        channel.links = []
 
     # -- the credit ledger (called through the channel) ---------------------------
 

@@ -50,6 +50,11 @@ CHUNK_SIZE: Final = 8192
 #: up to 256, so counting a burst allocates nothing.
 EMIT_BURST: Final = 256
 
+#: Most items one scheduled action pushes (no demand to count): a burst long
+#: enough that rescheduling costs nothing per item, short enough that a
+#: dispose queued on the same scheduler waits for at most this many.
+PUSH_BURST: Final = 4096
+
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
@@ -165,7 +170,7 @@ class PullEmitter(Generic[_T]):
         if self._stopped:
             return
         try:
-            self._burst(EMIT_BURST)
+            self._burst(PUSH_BURST)
         except Exception as error:
             self._stopped = True
             self._observer.on_error(error)
@@ -346,6 +351,12 @@ class IntegerChunks:
         self._pos = 0
         return True
 
+    def release(self) -> None:
+        """Let go of the chunk in hand and of the generator: nothing more will be read."""
+        self._array = self._array[:0].copy()
+        self._left = 0
+        self._pos = 0
+
     def next_list(self, n: int) -> list[int]:
         """The next integers as Python ints: at most n (stops at a chunk end); [] at the end."""
         if self._pos == len(self._array) and not self._refill():
@@ -376,6 +387,10 @@ class _IntegerEmitter(PullEmitter[int]):
         super().__init__(observer)
         self._chunks = chunks
         self.done = chunks.exhausted
+
+    def stop(self) -> None:
+        super().stop()
+        self._chunks.release()
 
     def next_items(self, n: int) -> list[int]:
         items = self._chunks.next_list(n)
@@ -477,8 +492,9 @@ class IntegerBatches:
         return np.concatenate(pieces)
 
     def close(self) -> None:
-        """Cancel: nothing more is taken or generated."""
+        """Cancel: nothing more is taken or generated; the chunk in hand is let go."""
         self._closed = True
+        self._chunks.release()
 
 
 def random_integers(
@@ -495,7 +511,7 @@ def random_integers(
     Under :func:`rxrand.controlled` integers are emitted only as they are
     requested (numpy generates them a chunk at a time: at most one chunk
     ahead); a plain ``subscribe`` emits them all and completes, like any
-    cold Observable, a burst of 256 per scheduled action::
+    cold Observable, a burst of 4096 per scheduled action::
 
         random_integers(3, seed=1):  -a-b-c-|
 

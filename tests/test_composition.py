@@ -21,7 +21,7 @@ import rxrand
 from rxrand import CHUNK_SIZE, BufferOverflowError, controlled, random_integers
 from rxrand.testing import RecordingSubscriber
 
-from .composition import ROWS, Row, run_row
+from .composition import ROWS, Row, concat_map, run_row
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -223,7 +223,7 @@ def test_finding_8_inner_sources_generate_only_what_they_hold() -> None:
         return source
 
     probe = RecordingSubscriber[int]()
-    outer.pipe(ops.concat_map(inner), controlled()).subscribe(probe)
+    outer.pipe(concat_map(inner), controlled()).subscribe(probe)
     probe.request(1000)
     probe.request(1000)
     assert len(probe.values) == 2000

@@ -32,6 +32,7 @@ from reactivex.subject import Subject
 import rxrand
 from rxrand import Controlled, Overflow, controlled, random_integers
 
+from ..composition import concat_map
 from .verification import PublisherVerification
 
 SEED = 20_240_601
@@ -144,19 +145,15 @@ class TestZippedRandomIntegers(PublisherVerification):
 class TestConcatMappedPullSources(PublisherVerification):
     """Inner pull sources of a concat_map attach to the same channel and share its credit.
 
-    Spelled ``map`` + ``merge(max_concurrent=1)``, which is what ``ops.concat_map`` is in
-    reactivex >= 4.1; 4.0.4, the oldest reactivex allowed, has no ``concat_map``.
+    ``concat_map`` from ``tests/composition.py``: ``ops.concat_map`` where reactivex has it
+    (>= 4.1), else ``map`` + ``merge(max_concurrent=1)``, which is what it is.
     """
 
     def create_publisher(self, n: int) -> Controlled[int]:
-        return random_integers(n, seed=SEED).pipe(
-            ops.map(_single), ops.merge(max_concurrent=1), controlled()
-        )
+        return random_integers(n, seed=SEED).pipe(concat_map(_single), controlled())
 
     def create_failed_publisher(self) -> Controlled[int]:
-        return random_integers(3, seed=SEED).pipe(
-            ops.map(_failing_single), ops.merge(max_concurrent=1), controlled()
-        )
+        return random_integers(3, seed=SEED).pipe(concat_map(_failing_single), controlled())
 
     def expected_elements(self, n: int) -> Sequence[int]:
         return _seeded_integers(n)

@@ -316,6 +316,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
                 bar.close()
             print(f"{name}: {error}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.close()
+            print(f"{name}: interrupted", file=sys.stderr)
+            return 130
         with contextlib.suppress(BrokenPipeError):
             out.flush()
     return 0

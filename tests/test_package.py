@@ -83,11 +83,12 @@ def test_package_python_m_rxrand_starts_the_server_cli() -> None:
     assert usage_line(sys.executable, "-m", "rxrand").startswith("usage: python -m rxrand [-h]")
 
 
-def test_package_console_script_names_itself() -> None:
-    script = pathlib.Path(sys.executable).parent / "rxrand-server"
+@pytest.mark.parametrize("name", ["rxrand-server", "rxrand-client"])
+def test_package_console_script_names_itself(name: str) -> None:
+    script = pathlib.Path(sys.executable).parent / name
     if not script.exists():
         pytest.skip(f"rxrand is not installed with its scripts beside {sys.executable}")
-    assert usage_line(str(script)).startswith("usage: rxrand-server [-h]")
+    assert usage_line(str(script)).startswith(f"usage: {name} [-h]")
 
 
 def test_package_example_server_names_itself() -> None:
@@ -155,6 +156,7 @@ def test_package_sdist_and_wheel_carry_license_tests_and_examples(
     assert info + "licenses/LICENSE" in names
     assert "rxrand/py.typed" in names
     assert "rxrand-server = rxrand.server:main" in entry_points
+    assert "rxrand-client = rxrand.client:main" in entry_points
     assert "License-Expression: MIT" in metadata
     assert "Requires-Dist: reactivex<7,>=4.0.4" in metadata
     assert not any(name.startswith("tests/") for name in names)

@@ -111,7 +111,10 @@ class LineDecoder:
             line = bytes(buffer[:content_end])
             del buffer[: end + 1]
             return Line(line)
-        if len(buffer) > self._max_length + 1:
+        limit = self._max_length
+        if len(buffer) > limit and (len(buffer) > limit + 1 or buffer[limit] != 0x0D):
+            # Only a carriage return may follow the longest line: anything
+            # else is too long already, not worth waiting for the line end.
             return self._fail()
         if self._eof:
             if buffer:

@@ -311,22 +311,58 @@ def stop_process(process: subprocess.Popen[str]) -> None:
         process.stderr.close()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def read_until_closed_or_reset(sock: socket.socket) -> tuple[bytes, bool]:
+    """Everything the server sent, and whether the connection ended with a reset."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except ConnectionResetError:
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+
+
+def assert_whole_lines_then_error_or_reset(data: bytes, reset: bool, error: bytes) -> None:
+    """The truncation rule: whole lines, then the error line and a clean end, or a reset."""
+    body, found, tail = data.rpartition(b"error: ")
+    if found:
+        tail = found + tail
+        assert tail.startswith(error), tail
+        assert tail.endswith(b"\r\n")
+        assert tail.count(b"\r\n") == 1
+    else:
+        assert reset, data[-40:]
+        body = data
+    assert body == b"" or body.endswith(b"\r\n"), body[-40:]
+    for line in body.split(b"\r\n")[:-1]:
+        assert LINE.fullmatch(line + b"\r\n"), line
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_server_process_shuts_down_gracefully_on_signal(signum: int) -> None:
     process, port = start_server_process()
     try:
-        streaming = socket.create_connection(("127.0.0.1", port), timeout=10)
-        streaming.sendall(b"1000000000\n")
-        read_exactly(streaming, 100_000)
-        waiting = socket.create_connection(("127.0.0.1", port), timeout=10)
-        read_prompt(waiting)
-        started = time.monotonic()
-        process.send_signal(signum)
-        assert process.wait(timeout=10) == 0
-        assert time.monotonic() - started < 1.0
-        assert read_until_closed(waiting) == b""
-        streaming.close()
-        waiting.close()
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as streaming,
+            socket.create_connection(("127.0.0.1", port), timeout=10) as waiting,
+        ):
+            streaming.sendall(b"1000000000\n")
+            read_exactly(streaming, 100_000)
+            read_prompt(waiting)
+            started = time.monotonic()
+            process.send_signal(signum)
+            assert process.wait(timeout=10) == 0
+            assert time.monotonic() - started < 1.0
+            message = b"error: the server is shutting down; closing\r\n"
+            assert read_until_closed(waiting) == message
+            data, reset = read_until_closed_or_reset(streaming)
+            # What is left began after 100,000 bytes: skip to the first whole line.
+            data = data[data.index(b"\r\n") + 2 :]
+            assert_whole_lines_then_error_or_reset(
+                data, reset, b"error: the server is shutting down; the stream ended early"
+            )
         assert process.stderr is not None
         log = process.stderr.read()
         assert "reason=server shutdown" in log

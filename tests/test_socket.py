@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -316,3 +318,29 @@ def test_socket_observer_one_endless_stream_does_not_starve_another() -> None:
             assert finished == [None]
 
     run(scenario)
+
+
+def test_socket_import_rxrand_works_without_fcntl() -> None:
+    """Item 8: the Rx core is portable; only the kernel queries need POSIX, and degrade."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('fcntl', 'termios'):\n"
+        "            raise ImportError('no ' + name + ' here')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.modules.pop('fcntl', None)\n"
+        "import rxrand, rxrand.server\n"
+        "import reactivex.operators as ops\n"
+        "assert 'fcntl' not in sys.modules\n"
+        "assert rxrand.random_integers(3, seed=1).pipe(ops.count()).run() == 3\n"
+        "import socket\n"
+        "a, b = socket.socketpair()\n"
+        "assert rxrand.unsent_bytes(a) is None\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"

@@ -255,3 +255,41 @@ def test_stress_rss_is_flat_over_rounds_of_stalled_readers() -> None:
     mib = [round(rss / (1 << 20), 1) for rss in curve]
     print("RSS after each round (MiB):", mib)
     assert curve[-1] - curve[2] <= 5 << 20, mib
+
+
+def test_stress_one_flooding_client_costs_the_server_almost_no_cpu() -> None:
+    """Finding 3: a client that asks for 10**9, never reads and floods input for 3 s.
+
+    Before: 93-99 % of a core (everything read and thrown away). Now the
+    server does not read while streaming: TCP flow control stops the flood.
+    Other clients are served meanwhile.
+    """
+    with server_process() as (pid, port):
+        flooder = socket.create_connection(("127.0.0.1", port), timeout=10)
+        flooder.sendall(b"1000000000\n")
+        flooder.setblocking(False)
+        time.sleep(0.5)
+        cpu_before, started = process_cpu_seconds(pid), time.monotonic()
+        pushed = 0
+        served = 0
+        while time.monotonic() - started < 3.0:
+            try:
+                pushed += flooder.send(b"x" * 65536)
+            except BlockingIOError:
+                time.sleep(0.001)
+            if time.monotonic() - started > 1.0 and not served:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as other:
+                    other.sendall(b"1000\n")
+                    served = read_lines(other)
+        cpu = (process_cpu_seconds(pid) - cpu_before) / (time.monotonic() - started) * 100
+        flooder.close()
+    print(f"flooding client: server CPU {cpu:.1f} %, {pushed >> 10} KiB pushed")
+    assert served == 1000
+    assert cpu <= 5.0
+
+
+def read_lines(sock: socket.socket) -> int:
+    data = bytearray()
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+    return data.count(b"\r\n") - 1  # minus the prompt

@@ -1,108 +1,205 @@
-"""The demand channel: how ``request(n)`` reaches a cold source through operators.
+"""The demand channel: how credit from ``request(n)`` reaches pull sources through operators.
 
 reactivex hands the scheduler given at subscribe time down through every
 operator's ``subscribe`` to the source (``ops.map``, ``ops.filter``,
-``ops.scan``, ``ops.take``, ``concat``, ``merge``... all forward it). The
-request operator subscribes upstream with a :class:`DemandChannel` as that
-scheduler. A source that knows about channels (``random_integers``, or a
-nested ``controlled()``) finds it there and attaches a :class:`PullProducer`
-instead of pushing: from then on it emits only what the channel pulls. Any
-other source sees an ordinary scheduler and pushes as usual; the request
-operator then buffers it within a bound.
+``ops.scan``, ``ops.take``, ``concat``, ``merge``, ``zip``, ``flat_map``...
+all forward it, and so do the subscriptions they make later: the next source
+of a ``concat``, the inner sources of a ``flat_map``, a ``repeat`` or
+``retry``). The request operator subscribes upstream with a
+:class:`DemandChannel` as that scheduler. A pull source (``random_integers``,
+:func:`rxrand.from_iterable`, a nested ``controlled()``) finds it there and
+*attaches* a :class:`PullProducer`; any other source sees an ordinary
+scheduler and pushes as usual.
+
+Demand is **credit**, not a one-off pull (the Reactive Streams model):
+
+* the channel grants a producer credit with ``producer.request(n)``; the
+  producer may emit up to its credit, now or later, on any thread;
+* the producer brackets each burst of emissions with :meth:`CreditLink.begin`
+  and :meth:`CreditLink.end`, which is how the owner learns what was emitted
+  and what of it arrived on the same stack;
+* credit granted and not yet emitted is *in flight*: never granted again;
+* with several producers (``merge``, ``zip``) credit is handed out round-robin,
+  never more than asked for in all, and only to producers that have used up
+  what they had: a producer that cannot deliver now (one side of a ``zip``
+  waiting for a ``never()``) is not asked again until it has emitted.
+
+What the owner does with the bracket counts (items that vanished inside a
+``filter`` or a ``zip`` queue) is its business: see ``_controlled``.
 
 Why the scheduler and not a context variable or a side table: the scheduler
 is the one value reactivex itself threads through the whole operator chain,
-per subscription, including subscriptions that happen later (``concat``,
-``repeat``, ``retry``) and on other threads. The channel behaves as the
-scheduler it replaces: with a scheduler given by the user everything is
-delegated to it; without one, immediate work goes to the current-thread
-trampoline and timed work to the timeout scheduler, which are the defaults
-reactivex's own sources pick when they get ``None``.
+per subscription, including subscriptions that happen later and on other
+threads. The channel behaves as the scheduler it replaces: with a scheduler
+given by the user everything is delegated to it; without one, immediate work
+goes to the current-thread trampoline and timed work to the timeout
+scheduler, which are the defaults reactivex's own sources pick when they get
+``None``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, final
 
 from reactivex import abc, typing
-from reactivex.disposable import Disposable
 from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
 from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 
-__all__ = ["DemandChannel", "PullProducer", "demand_channel_of"]
+__all__ = ["CreditLink", "CreditOwner", "DemandChannel", "PullProducer", "demand_channel_of"]
 
 _TState = TypeVar("_TState")
 
 
 class PullProducer(Protocol):
-    """A source that emits only when pulled (Twisted's pull producer, one unit per resume)."""
+    """A source that emits only against credit (Twisted's pull producer, generalised)."""
 
-    def produce(self, n: int) -> int:
-        """Emit at most ``n`` items synchronously, then return how many were emitted.
+    def request(self, n: int) -> None:
+        """Add ``n`` to this producer's credit; it may then emit up to its credit in all.
 
-        Returning 0 tells the puller that nothing can be had synchronously
-        right now; the producer may still emit later, or complete.
+        Emissions go out in bursts, each between ``link.begin()`` and
+        ``link.end(count)`` of the :class:`CreditLink` that ``attach`` returned.
+        Called by the channel's owner only, never re-entrantly.
         """
         ...
 
 
+class CreditOwner(Protocol):
+    """What a channel reports to the subscription that owns it (the request operator)."""
+
+    def _link_attached(self, link: CreditLink) -> None: ...
+
+    def _burst_begin(self, link: CreditLink) -> bool: ...
+
+    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None: ...
+
+    def _link_detached(self, link: CreditLink) -> None: ...
+
+
+@final
+class CreditLink(abc.DisposableBase):
+    """One producer's connection to a channel: its credit, its burst brackets, its detach."""
+
+    __slots__ = ("_bracketed", "_channel", "credit", "detached", "parent", "producer", "swallowed")
+
+    def __init__(self, channel: DemandChannel, producer: PullProducer) -> None:
+        self._channel = channel
+        self.producer = producer
+        #: Credit granted and not yet emitted (written under the owner's lock).
+        self.credit = 0
+        #: Items this producer emitted that vanished on the way and were not
+        #: yet written off (owner's bookkeeping, under its lock).
+        self.swallowed = 0
+        #: The producer whose burst this one was attached in (a flat_map's
+        #: outer source, for its inner ones), if any.
+        self.parent: CreditLink | None = None
+        self.detached = False
+        self._bracketed = threading.local()
+
+    def start(self) -> None:
+        """The producer holds its link now: credit may come, even before this returns."""
+        self._channel.owner._link_attached(self)
+
+    def begin(self) -> None:
+        """A burst of emissions starts on this thread."""
+        self._bracketed.value = self._channel.owner._burst_begin(self)
+
+    def end(self, emitted: int) -> None:
+        """The burst is over: ``emitted`` items went downstream."""
+        bracketed: bool = getattr(self._bracketed, "value", False)
+        self._bracketed.value = False
+        self._channel.owner._burst_end(self, emitted, bracketed)
+
+    def descends_from(self, other: CreditLink) -> bool:
+        """Whether ``other`` is this link's parent, or its parent's, and so on."""
+        parent = self.parent
+        while parent is not None:
+            if parent is other:
+                return True
+            parent = parent.parent
+        return False
+
+    def dispose(self) -> None:
+        """Detach: the producer is done (completed, failed or disposed); its credit returns."""
+        if not self.detached:
+            self.detached = True
+            self._channel._detach(self)
+
+
 @final
 class DemandChannel(PeriodicScheduler):
-    """A scheduler that also carries demand from a request operator to its sources.
+    """A scheduler that also carries credit from a request operator to its pull sources.
 
     Created by the request operator, one per subscription. Sources attach to
-    it with :meth:`attach`; the request operator calls :meth:`pull`.
+    it with :meth:`attach`; the owner hands out credit with :meth:`grant`.
     """
 
-    __slots__ = ("_inner", "_on_attach", "_producers")
+    __slots__ = ("_inner", "_next", "links", "owner")
 
-    def __init__(
-        self,
-        inner: abc.SchedulerBase | None,
-        on_attach: Callable[[], None],
-    ) -> None:
+    def __init__(self, inner: abc.SchedulerBase | None, owner: CreditOwner) -> None:
         super().__init__()
         self._inner = inner
-        self._on_attach = on_attach
-        self._producers: list[PullProducer] = []
-
-    # -- demand ------------------------------------------------------------
+        self.owner = owner
+        self.links: list[CreditLink] = []
+        self._next = 0
 
     @property
-    def has_producers(self) -> bool:
-        return bool(self._producers)
+    def inner(self) -> abc.SchedulerBase | None:
+        """The scheduler this channel stands in for (``None``: reactivex's defaults)."""
+        return self._inner
 
-    def attach(self, producer: PullProducer) -> abc.DisposableBase:
-        """Register a pull producer; disposing the result detaches it."""
-        self._producers.append(producer)
+    # -- credit ------------------------------------------------------------------
 
-        def detach() -> None:
-            try:
-                self._producers.remove(producer)
-            except ValueError:
-                pass
+    def attach(self, producer: PullProducer) -> CreditLink:
+        """Register a pull producer; its link brackets bursts and detaches it when disposed.
 
-        self._on_attach()
-        return Disposable(detach)
-
-    def pull(self, n: int) -> int:
-        """Ask the attached producers for items; return how many they emitted.
-
-        With several producers (``merge``, ``zip``) each is asked for its
-        share, so that one pull never makes more than ``n`` items in all.
+        No credit comes until the producer, having stored the link, calls
+        :meth:`CreditLink.start`.
         """
-        producers = self._producers
-        if len(producers) == 1:
-            return producers[0].produce(n)
-        emitted = 0
-        share = max(1, n // max(1, len(producers)))
-        for producer in tuple(producers):
-            emitted += producer.produce(share)
-        return emitted
+        link = CreditLink(self, producer)
+        self.links.append(link)
+        return link
 
-    # -- scheduler: delegate ------------------------------------------------
+    def _detach(self, link: CreditLink) -> None:
+        try:
+            self.links.remove(link)
+        except ValueError:
+            return
+        self.owner._link_detached(link)
+
+    def plan(self, n: int, swallow_limit: int) -> list[tuple[CreditLink, int]]:
+        """Split ``n`` credit round-robin over the producers that may have some.
+
+        A producer may have credit when it has none in flight, and when what
+        it emitted that vanished on the way (``swallowed``) is under
+        ``swallow_limit``; its share keeps it under. Never more than ``n`` in
+        all; an empty plan when no producer may have credit. The caller (the
+        owner, under its lock) adds each share to the link's credit, then
+        calls :meth:`PullProducer.request` outside the lock.
+        """
+        links = self.links
+        idle = [
+            link
+            for link in links
+            if link.credit == 0 and not link.detached and link.swallowed < swallow_limit
+        ]
+        if not idle or n <= 0:
+            return []
+        start = self._next % len(idle)
+        order = idle[start:] + idle[:start]
+        share = max(1, n // len(order))
+        plan = []
+        for link in order:
+            if n <= 0:
+                break
+            give = min(share, n, swallow_limit - link.swallowed)
+            plan.append((link, give))
+            n -= give
+        self._next = start + len(plan)
+        return plan
+
+    # -- scheduler: delegate ---------------------------------------------------------
 
     def _immediate(self) -> abc.SchedulerBase:
         return self._inner or CurrentThreadScheduler.singleton()

@@ -1,82 +1,89 @@
 """``controlled()``: the request(n) operator, a Reactive Streams publisher over any Observable.
 
-Design (after the Reactive Streams reference ``AsyncIterablePublisher`` and
-RxJava's queue-drain): every signal to the subscriber is sent by one drain
-loop, entered by whoever finds it idle (``request``, an upstream item, a
-terminal signal) and left only when there is nothing more to do. Whoever
-finds it busy records its news (a request, an item in the bounded buffer)
-and sets ``_missed``; the loop picks that up before it exits. So signals are
-serialised (rule 1.3) and ``request`` from inside ``on_next`` only adds to a
-counter, never recurses (rule 3.3).
+The pieces, each with one job:
 
-Cold sources that know about demand (``random_integers``, a nested
-``controlled()``) are pulled through the :class:`~rxrand._channel.DemandChannel`
-that this operator passes upstream as the subscribe-time scheduler: the loop
-asks them for at most the outstanding demand. Everything else (Subjects,
-timers, ``from_iterable``) pushes, and what arrives without demand waits in a
-buffer of fixed capacity with an explicit :class:`Overflow` policy.
+* :class:`~rxrand._demand.DrainInbox`: the news (requests, cancel) under one
+  lock, and who owns the drain loop (RxJava's queue-drain);
+* :class:`~rxrand._buffer.BoundedBuffer`: items that arrived without demand,
+  at most ``capacity``, with an :class:`Overflow` policy;
+* the **drain loop** (:meth:`ControlledSubscription._drain`): the only code
+  that signals the subscriber and the only writer of delivery state (demand
+  left, items delivered). ``request``, ``cancel`` and upstream signals only
+  record news and claim the loop if it is idle (rules 1.3, 3.3);
+* the **upstream link**: a ``SingleAssignmentDisposable`` created before the
+  upstream subscription starts, so that cancel and overflow reach a source
+  that emits everything inside ``subscribe`` (what reactivex's
+  ``AutoDetachObserver`` does for the same reason);
+* the **credit ledger**: what the drain granted to pull sources through the
+  :class:`~rxrand._channel.DemandChannel`, what of it is still in flight, and
+  what vanished on the way.
+
+Credit accounting. Pull sources emit against credit, in bursts bracketed by
+their :class:`~rxrand._channel.CreditLink`. Items that arrive *on the
+bursting thread during the burst* are counted as they come (the fast path:
+delivered on the spot within demand, or a list append; no lock). Items the
+operators in between swallowed (a ``filter``, a ``zip`` waiting for its
+partner, a ``concat_map``'s queue, a thread hop) are counted per producer as
+``swallowed``: they may be gone (filter) or still coming (a hop). They are
+written off when it is safe:
+
+* a burst in which something arrived proves the stages deliver on the spot,
+  so what that producer swallowed before is gone; its siblings (the other
+  side of a ``zip``) are written off as many as arrived;
+* a producer attached inside another's burst is a ``flat_map`` or
+  ``concat_map`` inner source made of one swallowed outer item: that item is
+  written off the outer producer;
+* once an item arrives late, outside any burst (``ops.observe_on``,
+  ``ops.delay``), the chain holds items: from then on only arrivals write
+  anything off, one for one.
+
+A producer is granted credit only while what it swallowed stays under the
+demand still open plus ``capacity``. So a ``zip`` with ``never()`` stops its
+source after at most ``demand + capacity`` items, a selective ``filter``
+keeps its source going, and items that come late from a hop always fit the
+buffer (it holds what demand awaits plus ``capacity``). The price, in the
+README: a stage that swallows more than ``capacity`` items in a row with
+nothing getting through parks its source until demand grows.
 """
 
 from __future__ import annotations
 
-import enum
 import threading
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, Protocol, TypeVar, cast, final
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
-from ._channel import DemandChannel, demand_channel_of
-from ._demand import UNBOUNDED, add_demand, check_request
-from ._fused import IntegerBatches, batches_for
+from ._buffer import BoundedBuffer, BufferOverflowError, Overflow
+from ._channel import CreditLink, DemandChannel, demand_channel_of
+from ._demand import UNBOUNDED, DrainInbox, add_demand, as_count, sub_demand
+from ._fusion import BatchSource, Fusable
 from ._source import EMIT_BURST
 
 __all__ = [
+    "DEFAULT_CAPACITY",
     "BufferOverflowError",
     "Controlled",
     "ControlledSubscription",
     "Overflow",
     "Subscriber",
+    "UpstreamIgnoredCancelError",
     "controlled",
 ]
 
 _T = TypeVar("_T")
 _T_in = TypeVar("_T_in", contravariant=True)
 
-
-def _never() -> bool:
-    return False
-
-
 DEFAULT_CAPACITY: Final = 1024
+#: Most items one fused batch carries (demand permitting).
+FUSED_BATCH: Final = 1 << 16
+#: Calls from an upstream that keeps emitting after it was disposed, before it
+#: is told to stop by an exception (see ``_push_next``).
+_IGNORED_CANCEL_LIMIT: Final = 1024
 
-
-class Overflow(enum.Enum):
-    """What the request operator does when a push source outruns demand and the buffer is full."""
-
-    #: Signal :class:`BufferOverflowError` through ``on_error`` and cancel upstream.
-    ERROR = "error"
-    #: Drop the oldest buffered item to make room for the new one.
-    DROP_OLDEST = "drop_oldest"
-    #: Drop the new item; the buffer keeps what it has.
-    DROP_NEWEST = "drop_newest"
-    #: The new item replaces the newest buffered one, so the latest value is
-    #: never lost (RxJava's ``onBackpressureLatest`` when the capacity is 1).
-    KEEP_LATEST = "keep_latest"
-
-
-class BufferOverflowError(RuntimeError):
-    """A push source emitted more than the buffer holds while there was no demand."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__(
-            f"buffer overflow: the source pushed more than capacity={capacity} items "
-            "beyond demand (request more, raise the capacity, or pick another Overflow)"
-        )
-        self.capacity = capacity
+_get_ident = threading.get_ident
 
 
 class Subscriber(Protocol[_T_in]):
@@ -89,6 +96,19 @@ class Subscriber(Protocol[_T_in]):
     def on_error(self, error: Exception) -> None: ...
 
     def on_completed(self) -> None: ...
+
+
+class UpstreamIgnoredCancelError(RuntimeError):
+    """Raised into an upstream that keeps emitting after it was cancelled.
+
+    reactivex cannot always reach a source that emits in a loop (for example
+    ``ops.subscribe_on`` around an endless synchronous source: the loop runs
+    before the disposable exists). Raising from ``on_next`` is how such a
+    loop learns that nobody listens: reactivex's sources end on it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the subscription was cancelled; the source kept emitting")
 
 
 class _Complete:
@@ -118,34 +138,36 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     __slots__ = (
         "__weakref__",
+        "_arrived",
         "_batches",
+        "_budget",
+        "_budget_start",
         "_buffer",
-        "_cancelled",
+        "_burst_items",
+        "_burst_limit",
+        "_burst_link",
+        "_burst_thread",
         "_capacity",
         "_channel",
+        "_collected",
         "_connecting",
-        "_defer_start",
         "_delivered",
         "_demand",
-        "_detach",
-        "_emitting",
-        "_fusable",
-        "_lock",
-        "_missed",
+        "_direct_sent",
+        "_grant_budget",
+        "_grant_thread",
+        "_ignored",
+        "_inbox",
+        "_late",
+        "_on_batch",
         "_on_completed",
         "_on_error",
         "_on_next",
-        "_overflow",
-        "_pull_budget",
-        "_pull_lock",
+        "_outer_link",
+        "_outstanding",
         "_pulled",
-        "_pulling",
-        "_request_error",
-        "_requested",
-        "_sink",
         "_terminal",
         "_upstream",
-        "dropped",
     )
 
     def __init__(
@@ -153,48 +175,48 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         on_next: Callable[[_T], None],
         on_error: Callable[[Exception], None],
         on_completed: Callable[[], None],
-        capacity: int,
-        overflow: Overflow,
+        on_batch: Callable[[Sequence[_T]], None] | None,
+        buffer: BoundedBuffer[_T],
         scheduler: abc.SchedulerBase | None,
     ) -> None:
-        self._on_next: Callable[[_T], None] = on_next
-        self._on_error: Callable[[Exception], None] = on_error
-        self._on_completed: Callable[[], None] = on_completed
-        self._sink: Callable[[_T], None] | None = None
-        self._capacity = capacity
-        self._overflow = overflow
-        self._lock = threading.Lock()
-        self._buffer: deque[_T] = deque()
-        # Written under the lock by anyone; folded into _demand by the drain loop.
-        self._requested = 0
-        self._request_error: Exception | None = None
-        # Owned by the drain loop alone.
-        self._demand = 0
-        self._terminal: Exception | _Complete | None = None
-        self._cancelled = False
-        # Held from construction until subscribe() has finished wiring, so
+        self._on_next = on_next
+        self._on_error = on_error
+        self._on_completed = on_completed
+        self._on_batch = on_batch
+        self._inbox = DrainInbox()
+        # Owned from construction until subscribe() has finished wiring, so
         # that nothing is delivered before on_subscribe returns (rule 1.9).
-        self._emitting = True
-        self._missed = False
-        # Held by the drain loop while it pulls: items arriving on its own
-        # stack during that time may be delivered directly. _is_owned() asks
-        # "is it this thread?" without allocating (threading.get_ident does).
-        self._pull_lock = threading.RLock()
-        self._pulling: Callable[[], bool] = self._pull_lock._is_owned  # type: ignore[attr-defined]
-        self._pull_budget = 0
-        self._upstream: abc.DisposableBase | None = None
-        self._detach: abc.DisposableBase | None = None
+        self._inbox.claim()
+        self._buffer = buffer
+        self._capacity = buffer.capacity
+        self._channel = DemandChannel(scheduler, self)
+        # Exists before the upstream subscription runs (see the module doc).
+        self._upstream = SingleAssignmentDisposable()
+        self._outer_link: CreditLink | None = None
+        self._batches: BatchSource[_T] | None = None
         self._connecting = False
-        self._defer_start = False
-        self._channel = DemandChannel(scheduler, self._on_attach)
-        self._delivered = 0
+        # -- shared, under the inbox lock --
+        self._terminal: Exception | _Complete | None = None
+        self._outstanding = 0  # credit granted to pull sources, not yet emitted
+        self._burst_link: CreditLink | None = None
+        self._late = False
         self._pulled = 0
-        #: Items dropped by the overflow policy so far.
-        self.dropped = 0
-        # The fused path: set by Controlled.subscribe when the source can hand
-        # out integers in bulk, taken by fuse() during on_subscribe.
-        self._fusable: Observable[Any] | None = None
-        self._batches: IntegerBatches | None = None
+        self._ignored = 0
+        # -- the burst slot: written by the thread that holds it --
+        self._burst_thread = 0
+        self._burst_items: list[_T] = []
+        self._burst_limit = 2 * self._capacity
+        # -- owned by the drain --
+        self._demand = 0
+        self._delivered = 0
+        self._grant_thread = 0
+        self._grant_budget = 0
+        self._direct_sent = 0
+        self._collected: list[_T] = []
+        # -- the burst slot's direct-delivery countdown (see _upstream_next) --
+        self._budget = 0
+        self._budget_start = 0
+        self._arrived = 0
 
     # -- the Reactive Streams subscription ------------------------------------
 
@@ -203,35 +225,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
         Never raises: ``n <= 0`` is signalled through ``on_error`` (rule 3.9),
         demand saturates at 2**63-1, which means unbounded (rule 3.17), and a
-        request after cancel or completion does nothing (rule 3.6).
+        request after cancel or completion does nothing (rule 3.6). Any
+        integer type is accepted (``operator.index``), ``bool`` is not.
         """
-        error = check_request(n)
-        with self._lock:
-            if self._cancelled:
-                return
-            if error is not None:
-                if self._request_error is None:
-                    self._request_error = error
-            else:
-                self._requested = add_demand(self._requested, n)
-            if self._emitting:
-                self._missed = True
-                return
-            self._emitting = True
-        sink = self._sink
-        if sink is None:
+        if self._inbox.request(n):
             self._drain()
-            return
-        # The subscriber declared what its on_next amounts to while it is in
-        # its own request() (an append): call that directly, one call less per
-        # item on the hot path. Restored unless cancel replaced it meanwhile.
-        regular = self._on_next
-        self._on_next = sink
-        try:
-            self._drain()
-        finally:
-            if self._on_next is sink:
-                self._on_next = regular
 
     def cancel(self) -> None:
         """Stop the stream: no more signals (rule 3.12), idempotent (rule 3.7), thread-safe (3.5).
@@ -239,19 +237,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         Cancels upstream at once, so a cold source stops generating, and drops
         the references to the subscriber (rule 3.13).
         """
-        with self._lock:
-            if self._cancelled:
-                return
-            self._cancelled = True
-            self._buffer.clear()
-            drop_now = not self._emitting
-            if drop_now:
-                self._emitting = True
-            else:
-                self._missed = True
-            self._pulling = _never  # the fast path in _upstream_next closes for good
-        self._dispose_upstream()
-        if drop_now:
+        claimed = self._inbox.cancel()
+        if claimed is None:
+            return
+        self._upstream.dispose()
+        if claimed:
             self._release()
 
     def dispose(self) -> None:
@@ -260,139 +250,278 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     @property
     def is_cancelled(self) -> bool:
-        return self._cancelled
+        """True once cancelled or terminated: no more signals will come."""
+        return self._inbox.cancelled
 
     @property
     def delivered(self) -> int:
         """Items handed to the subscriber so far."""
-        batches = self._batches
-        return self._delivered + (batches.taken if batches is not None else 0)
+        return self._delivered
 
     @property
     def pulled(self) -> int:
-        """Items asked of pull sources so far: what was generated on demand."""
-        batches = self._batches
-        return self._pulled + (batches.taken if batches is not None else 0)
-
-    def fuse(self) -> IntegerBatches | None:
-        """Switch to the fused path: the subscriber takes integers in bulk.
-
-        Only possible from ``on_subscribe``, and only when the source is
-        ``random_integers`` itself with nothing in between. The subscriber
-        then calls ``take(n)`` on the result instead of ``request(n)``:
-        demand is still counted in integers and never exceeded, the
-        integers are the same, and ``cancel()`` still stops everything.
-
-        Returns:
-            The batches to take from, or ``None`` (stay on the per-item path).
-        """
-        source, self._fusable = self._fusable, None
-        if source is None or self._cancelled:
-            return None
-        self._batches = batches_for(source)
-        return self._batches
+        """Items pull sources emitted against this subscription's credit so far."""
+        return self._pulled
 
     @property
     def pending(self) -> int:
         """Demand not yet met, as of the last drain (``UNBOUNDED`` when unbounded)."""
         return self._demand
 
-    # -- wiring -----------------------------------------------------------------
+    @property
+    def dropped(self) -> int:
+        """Items dropped by the overflow policy so far."""
+        return self._buffer.dropped
+
+    @property
+    def fused(self) -> bool:
+        """Whether items come in batches straight from the source (the fused path)."""
+        return self._batches is not None
+
+    # -- wiring (by Controlled.subscribe) ----------------------------------------
+
+    def _start(self, source: Observable[_T], defer: bool) -> None:
+        """on_subscribe has returned: let the drain run (rule 1.9), then connect upstream."""
+        if defer:
+            # Unbounded demand from a plain observer (ops.take...): start on
+            # the trampoline, as reactivex's own sources do, so that the chain
+            # downstream holds its disposables before the first item and can
+            # stop an endless source.
+            CurrentThreadScheduler.singleton().schedule(self._start_deferred, source)
+        else:
+            self._go(source)
+
+    def _start_deferred(self, _: abc.SchedulerBase, source: Observable[_T] | None) -> None:
+        assert source is not None
+        self._go(source)
+
+    def _go(self, source: Observable[_T]) -> None:
+        # Gives up the drain held since construction (or runs it, if news came).
+        self._drain()
+        if self._batches is None and not self._inbox.cancelled:
+            # No credit while the chain is being subscribed: a source's first
+            # burst waits until the upstream disposable is in place, so that a
+            # `take` in between stops it at the item it needs, not at the
+            # burst's end. (Pushed items may flow meanwhile.)
+            self._connecting = True
+            try:
+                self._connect(source)
+            except Exception as error:
+                self._upstream_terminal(error)
+            finally:
+                self._connecting = False
+            if self._inbox.claim():
+                self._drain()
 
     def _connect(self, source: Observable[_T]) -> None:
-        if self._cancelled:
+        inlet = _Inlet(self)
+        channel = self._channel
+        if type(source).subscribe is not Observable.subscribe:
+            # A source with its own subscribe (rxrand's): it emits nothing
+            # inside subscribe, so the disposable can be stored on return.
+            self._upstream.disposable = source.subscribe(inlet, scheduler=channel)
             return
-        # Pull sources attach while the chain is still being subscribed; their
-        # first pull waits until it is wired, so that a ``take`` in between
-        # can already stop them.
-        self._connecting = True
-        try:
-            upstream = _subscribe_bare(source, self, self._channel)
-        except Exception as error:
-            self._upstream_error(error)
-            return
-        finally:
-            self._connecting = False
-        with self._lock:
-            self._upstream = upstream
-            cancelled: bool = self._cancelled
-            ended = cancelled or self._terminal is not None
-        if ended:  # meanwhile cancelled, or upstream already terminated
-            self._dispose_upstream()
-        if cancelled:
-            return
-        if self._defer_start:
-            # Unbounded demand from an operator downstream (ops.take...): start
-            # on the trampoline, as reactivex's own sources do, so that the
-            # chain holds its disposables before the first item and can stop
-            # an endless source.
-            CurrentThreadScheduler.singleton().schedule(self._start_deferred)
+        upstream = self._upstream
+
+        def set_disposable(_: abc.SchedulerBase | None = None, __: object = None) -> None:
+            # What Observable.subscribe does, minus the AutoDetachObserver
+            # around the inlet (a call per item; the drain does its job).
+            result: Any = source._subscribe_core(inlet, channel)
+            if isinstance(result, abc.DisposableBase) or hasattr(result, "dispose"):
+                upstream.disposable = result
+            elif callable(result):
+                upstream.disposable = Disposable(result)
+            else:
+                upstream.disposable = Disposable()
+
+        trampoline = CurrentThreadScheduler.singleton()
+        if trampoline.schedule_required():
+            trampoline.schedule(set_disposable)
         else:
-            self._schedule_drain()
-
-    def _start_deferred(self, _: abc.SchedulerBase, __: object = None) -> None:
-        self._schedule_drain()
-
-    def _on_attach(self) -> None:
-        if not self._connecting:
-            self._schedule_drain()
-
-    def _dispose_upstream(self) -> None:
-        with self._lock:
-            upstream, self._upstream = self._upstream, None
-        if upstream is not None:
-            upstream.dispose()
+            set_disposable()
 
     def _release(self) -> None:
-        """Rule 3.13: forget the subscriber once cancelled or terminated."""
+        """Rule 3.13: forget the subscriber once cancelled or terminated (the drain stays owned)."""
         self._on_next = _ignore
         self._on_error = _ignore
         self._on_completed = _ignore
-        self._buffer.clear()
-        detach, self._detach = self._detach, None
-        if detach is not None:
-            detach.dispose()
+        self._on_batch = None
+        with self._inbox.lock:
+            self._buffer.clear()
+            self._collected = []
+        outer, self._outer_link = self._outer_link, None
+        if outer is not None:
+            outer.dispose()
         if self._batches is not None:
             self._batches.close()
 
-    # -- upstream signals ---------------------------------------------------------
+    # -- the credit ledger (called through the channel) ---------------------------
+
+    def _link_attached(self, link: CreditLink) -> None:
+        ident = _get_ident()
+        with self._inbox.lock:
+            parent = self._burst_link
+            if parent is not None and self._burst_thread == ident:
+                # Attached inside another producer's burst: a flat_map or
+                # concat_map made an inner source of one of the outer items
+                # (the next one of a concat_map starts when the previous inner
+                # completes, inside its burst). That item did not vanish: it
+                # became this producer. Parented to the outermost source.
+                while parent.parent is not None:
+                    parent = parent.parent
+                link.parent = parent
+                if parent.swallowed:
+                    parent.swallowed -= 1
+            claimed = self._inbox._claim_locked()
+        if claimed:
+            self._drain()
+
+    def _link_detached(self, link: CreditLink) -> None:
+        with self._inbox.lock:
+            self._outstanding -= link.credit
+            link.credit = 0
+            claimed = self._inbox._claim_locked()
+        if claimed:
+            self._drain()
+
+    def _burst_begin(self, link: CreditLink) -> bool:
+        ident = _get_ident()
+        with self._inbox.lock:
+            if self._burst_thread:
+                # Another burst holds the slot (or this is one inside another on
+                # this thread): its items take the locked path, uncounted.
+                return False
+            self._burst_thread = ident
+            self._burst_link = link
+            self._arrived = 0
+            if ident == self._grant_thread:
+                # On the drain's own stack: items within demand go straight to
+                # the subscriber. At most EMIT_BURST at a time, so that the
+                # countdown stays in CPython's cached small ints.
+                self._budget = min(self._grant_budget, EMIT_BURST)
+                self._budget_start = self._budget
+            return True
+
+    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+        claimed = False
+        overflow: BufferOverflowError | None = None
+        with self._inbox.lock:
+            used = min(emitted, link.credit)
+            link.credit -= used
+            self._outstanding -= used
+            self._pulled += emitted
+            if not bracketed:
+                return
+            self._burst_thread = 0
+            self._burst_link = None
+            direct = self._budget_start - self._budget
+            self._budget = self._budget_start = 0
+            items = self._burst_items
+            if items:
+                self._burst_items = []
+            arrived = direct + len(items) + self._arrived
+            if self._late:
+                # Items arrive late here (a hop): what arrived in this burst
+                # may be old ones. Count exactly; write nothing off.
+                left = link.swallowed + emitted - arrived
+                link.swallowed = left if left > 0 else 0
+            elif arrived:
+                self._write_off(link, arrived)
+            else:
+                link.swallowed += emitted
+            if _get_ident() == self._grant_thread:
+                self._grant_budget -= direct
+                self._direct_sent += direct
+                if items:
+                    self._collected.extend(items)
+                return
+            # A burst on another thread (a hop): hand the items to the drain.
+            if items and not self._inbox.cancelled and self._terminal is None:
+                overflow = self._buffer.offer_all(items, self._awaited())
+                if overflow is not None:
+                    self._terminal = overflow
+            claimed = self._inbox._claim_locked()
+        if overflow is not None:
+            self._upstream.dispose()
+        if claimed:
+            self._drain()
+
+    def _awaited(self) -> int:
+        """Demand the drain has not met yet (as last written by it): room in the buffer.
+
+        Items that arrive while the drain is busy elsewhere are wanted, not
+        excess; only what goes beyond demand counts against the capacity. With
+        unbounded demand that is bounded too: at most one more capacity.
+        """
+        demand = self._demand
+        return demand if demand < UNBOUNDED else self._capacity
+
+    def _write_off(self, link: CreditLink, arrived: int) -> None:
+        """A burst delivered on the spot: what its producer swallowed before is gone.
+
+        Its siblings (the other side of a zip) had items waiting for these:
+        as many as arrived are written off them too. Its ancestors (a
+        flat_map's outer source) are not: their items became producers.
+        Caller holds the lock.
+        """
+        link.swallowed = 0
+        for other in self._channel.links:
+            if other.swallowed and other is not link and not link.descends_from(other):
+                other.swallowed = other.swallowed - arrived if other.swallowed > arrived else 0
+
+    # -- upstream signals -----------------------------------------------------------
 
     def _upstream_next(self, value: _T) -> None:
-        if self._pull_budget > 0 and self._pulling():
-            # Emitted synchronously inside our own pull: the drain loop is on
-            # this very stack, so delivering here is still serial (rule 1.3),
-            # and the budget never exceeds the demand (rule 1.1).
-            self._pull_budget -= 1
-            self._on_next(value)
-            return
-        overflowed = False
-        with self._lock:
-            if self._cancelled or self._terminal is not None:
+        if self._burst_thread == _get_ident():
+            # Emitted by a pull source on this very stack: no lock needed.
+            budget = self._budget
+            if budget:
+                # The drain is on this stack and this item is within demand:
+                # deliver it now (still serial, rule 1.3; within demand, 1.1).
+                self._budget = budget - 1
+                self._on_next(value)
                 return
-            buffer = self._buffer
-            if len(buffer) < self._capacity:
-                buffer.append(value)
-            else:
-                overflow = self._overflow
-                if overflow is Overflow.ERROR:
-                    self._terminal = BufferOverflowError(self._capacity)
-                    overflowed = True
-                elif overflow is Overflow.DROP_OLDEST:
-                    buffer.popleft()
-                    buffer.append(value)
-                    self.dropped += 1
-                elif overflow is Overflow.DROP_NEWEST:
-                    self.dropped += 1
-                else:
-                    buffer[-1] = value
-                    self.dropped += 1
-            if self._emitting:
-                self._missed = True
-                claimed = False
-            else:
-                self._emitting = claimed = True
-        if overflowed:
-            self._dispose_upstream()
+            # Beyond the budget, or a burst on a hop's thread: the burst's
+            # owner hands the list over when the burst ends.
+            items = self._burst_items
+            items.append(value)
+            if len(items) > self._burst_limit:
+                self._spill()
+            return
+        self._push_next(value)
+
+    def _spill(self) -> None:
+        """A burst expanded far beyond its credit (flat_map of a push source): buffer it now."""
+        with self._inbox.lock:
+            items, self._burst_items = self._burst_items, []
+            self._arrived += len(items)
+            overflow = self._buffer.offer_all(items, self._awaited())
+            if overflow is not None and self._terminal is None:
+                self._terminal = overflow
+        if overflow is not None:
+            self._upstream.dispose()
+
+    def _push_next(self, value: _T) -> None:
+        overflow: BufferOverflowError | None = None
+        with self._inbox.lock:
+            if self._inbox.cancelled or self._terminal is not None:
+                self._ignored += 1
+                if self._ignored > _IGNORED_CANCEL_LIMIT:
+                    raise UpstreamIgnoredCancelError
+                return
+            for link in self._channel.links:
+                if link.swallowed:
+                    # A swallowed item came late, outside any burst: the chain
+                    # holds items and delivers them later (a thread hop, a
+                    # delay). From now on nothing swallowed is written off.
+                    link.swallowed -= 1
+                    self._late = True
+            overflow = self._buffer.offer(value, self._awaited())
+            if overflow is not None:
+                self._terminal = overflow
+            claimed = self._inbox._claim_locked()
+        if overflow is not None:
+            self._upstream.dispose()
         if claimed:
             self._drain()
 
@@ -403,143 +532,175 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._upstream_terminal(_COMPLETE)
 
     def _upstream_terminal(self, terminal: Exception | _Complete) -> None:
-        with self._lock:
-            if self._cancelled or self._terminal is not None:
+        with self._inbox.lock:
+            if self._inbox.cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
-            self._pulling = _never  # the fast path in _upstream_next closes for good
-            if self._emitting:
-                self._missed = True
-                claimed = False
-            else:
-                self._emitting = claimed = True
+            claimed = self._inbox._claim_locked()
         # A finished upstream needs no subscription: let it go now, so that a
-        # `take` in the chain stops the source at once (what reactivex's
-        # AutoDetachObserver would do).
-        self._dispose_upstream()
+        # `take` in the chain stops the source at once.
+        self._upstream.dispose()
         if claimed:
             self._drain()
-
-    def _schedule_drain(self) -> None:
-        with self._lock:
-            if self._emitting:
-                self._missed = True
-                return
-            self._emitting = True
-        self._drain()
 
     # -- the drain loop -----------------------------------------------------------
 
     def _drain(self) -> None:
-        """Deliver what can be delivered; the caller holds the emitter role (_emitting)."""
-        lock = self._lock
-        buffer = self._buffer
-        demand = self._demand
-        # True after a pull that made no progress: don't pull again until news arrives.
-        stalled = False
-        try:
-            while True:
-                batch: list[_T] | None = None
-                terminal: Exception | _Complete | None = None
+        """Deliver what can be delivered. The caller owns the drain (DrainInbox.claim)."""
+        inbox = self._inbox
+        lock = inbox.lock
+        batches = self._batches
+        while True:
+            with lock:
+                inbox.consume_missed()
+                requested = inbox.take_requested()
+                if requested:
+                    self._demand = add_demand(self._demand, requested)
+                if inbox.cancelled:
+                    break  # the drain stays owned for good: the stream is over
+                if batches is not None and batches.exhausted and self._terminal is None:
+                    self._terminal = _COMPLETE  # rule 1.5: no demand needed to complete
+                terminal = inbox.error or self._terminal
+                buffered = len(self._buffer)
+                bursting = self._burst_thread != 0
+            demand = self._demand
+            if isinstance(terminal, Exception):
+                # Rule 3.9 errors and upstream errors cut ahead of buffered items.
+                self._finish(terminal)
+                return
+            if buffered and demand:
                 with lock:
-                    if self._missed:
-                        self._missed = False
-                        stalled = False
-                    if self._requested:
-                        demand = add_demand(demand, self._requested)
-                        self._requested = 0
-                    if self._cancelled:
-                        # The emitter role is never given back: the stream is over.
-                        break
-                    if self._request_error is not None:
-                        # Rule 3.9: an illegal request ends the stream with on_error.
-                        terminal = self._request_error
-                    elif isinstance(self._terminal, Exception):
-                        terminal = self._terminal
-                    elif buffer and demand:
-                        if demand >= len(buffer):
-                            batch = list(buffer)
-                            buffer.clear()
-                        else:
-                            batch = [buffer.popleft() for _ in range(demand)]
-                    elif not buffer and self._terminal is _COMPLETE:
-                        terminal = _COMPLETE
-                    elif not (
-                        demand
-                        and not stalled
-                        and self._terminal is None
-                        and self._channel.has_producers
-                    ):
-                        # Nothing to do: leave, unless news arrived meanwhile.
-                        if not self._missed:
-                            self._emitting = False
-                            return
-                        continue
-                if terminal is not None:
-                    self._finish(terminal)
+                    batch = self._buffer.take(min(demand, FUSED_BATCH))
+                self._deliver(batch)
+                continue
+            if terminal is not None and not buffered and not bursting:
+                self._finish(terminal)
+                return
+            if demand and terminal is None and self._supply(demand):
+                continue
+            with lock:
+                if inbox.release_locked():
                     return
-                if batch is not None:
-                    demand = self._deliver(batch, demand)
-                else:
-                    demand, stalled = self._pull(demand)
-        finally:
-            self._demand = demand
         self._release()
 
-    def _deliver(self, batch: list[_T], demand: int) -> int:
-        on_next = self._on_next
-        sent = 0
-        try:
-            for value in batch:
-                if self._cancelled:
-                    break
-                on_next(value)
-                sent += 1
-        except Exception as error:
-            self._subscriber_failed(error)
-        self._delivered += sent
-        return demand if demand >= UNBOUNDED else demand - sent
+    def _supply(self, demand: int) -> bool:
+        """Bring more items within demand: a fused batch, or credit for pull sources.
 
-    def _pull(self, demand: int) -> tuple[int, bool]:
-        """Ask the pull sources for up to min(demand, capacity) items; deliver what comes.
-
-        Returns the demand left and whether the pull made no progress at all.
+        Returns whether anything happened that the loop should look at.
         """
-        # Bursts of at most EMIT_BURST (256): CPython caches ints up to 256,
-        # so the per-item budget countdown allocates nothing.
-        want = min(demand, self._capacity, EMIT_BURST)
-        self._pull_budget = want
-        self._pull_lock.acquire()
-        emitted = 0
+        if self._connecting:
+            return False
+        batches = self._batches
+        if batches is not None:
+            batch = batches.take(min(demand, FUSED_BATCH))
+            with self._inbox.lock:
+                self._pulled += len(batch)
+            if len(batch):
+                self._deliver(batch)
+            if batches.exhausted:
+                with self._inbox.lock:
+                    if self._terminal is None:
+                        self._terminal = _COMPLETE
+            return True
+        capacity = self._capacity
+        with self._inbox.lock:
+            if demand >= UNBOUNDED:
+                room = capacity - self._outstanding
+            else:
+                room = min(demand - self._outstanding - len(self._buffer), capacity)
+            if room <= 0:
+                return False
+            # A producer whose items vanish on the way (a zip waiting on
+            # never(), a thread hop's queue) runs at most `capacity` items
+            # ahead of what demand can take; the others keep going.
+            plan = self._channel.plan(room, room + capacity)
+            for link, share in plan:
+                link.credit += share
+                self._outstanding += share
+        if not plan:
+            return False
+        # The subscriber takes items on the spot, unless it takes batches,
+        # older items wait in the buffer, or each delivery must be bracketed
+        # as a burst of an outer channel (a nested controlled()).
+        on_the_spot = self._on_batch is None and not self._buffer and self._outer_link is None
+        self._grant_budget = demand if on_the_spot else 0
+        self._direct_sent = 0
+        self._grant_thread = _get_ident()
         try:
-            emitted = self._channel.pull(want)
+            for link, share in plan:
+                if not link.detached:
+                    link.producer.request(share)
         except Exception as error:
-            # Thrown through the source's emit loop: a subscriber broke rule
-            # 2.13, or the source itself failed. Either way it ends the stream.
-            self._subscriber_failed(error)
+            # Thrown through a source's emit loop: the subscriber broke rule
+            # 2.13, or the source itself failed. It ends the stream.
+            self._fail(error)
         finally:
-            self._pull_lock.release()
-            sent = want - self._pull_budget
-            self._pull_budget = 0
-        self._pulled += emitted
-        self._delivered += sent
-        left = demand if demand >= UNBOUNDED else demand - sent
-        return left, emitted == 0 and sent == 0
+            self._grant_thread = 0
+            self._grant_budget = 0
+            sent = self._direct_sent
+            self._delivered += sent
+            self._demand = sub_demand(self._demand, sent)
+        with self._inbox.lock:
+            items, self._collected = self._collected, []
+        if items:
+            self._deliver_or_buffer(items)
+        return True
 
-    def _subscriber_failed(self, error: Exception) -> None:
-        with self._lock:
+    def _deliver_or_buffer(self, items: list[_T]) -> None:
+        with self._inbox.lock:
+            if not len(self._buffer):
+                take = min(self._demand, len(items))
+                direct, rest = items[:take], items[take:]
+            else:
+                direct, rest = [], items
+            overflow = self._buffer.offer_all(rest) if rest else None
+            if overflow is not None and self._terminal is None:
+                self._terminal = overflow
+        if overflow is not None:
+            self._upstream.dispose()
+        if direct:
+            self._deliver(direct)
+
+    def _deliver(self, batch: Sequence[_T]) -> None:
+        """Hand ``batch`` (at most the demand) to the subscriber; the drain alone calls this."""
+        sent = 0
+        outer = self._outer_link
+        if outer is not None:
+            outer.begin()
+        try:
+            on_batch = self._on_batch
+            if on_batch is not None:
+                on_batch(batch)
+                sent = len(batch)
+            else:
+                on_next = self._on_next
+                inbox = self._inbox
+                for value in batch:
+                    if inbox.cancelled:  # rule 3.12: cancel from inside on_next
+                        break
+                    on_next(value)
+                    sent += 1
+        except Exception as error:
+            self._fail(error)
+        finally:
+            if outer is not None:
+                outer.end(sent)
+        self._delivered += sent
+        self._demand = sub_demand(self._demand, sent)
+
+    def _fail(self, error: Exception) -> None:
+        with self._inbox.lock:
             if self._terminal is None or self._terminal is _COMPLETE:
                 self._terminal = error
-            self._missed = True
-        self._dispose_upstream()
+        self._upstream.dispose()
 
     def _finish(self, terminal: Exception | _Complete) -> None:
         """Deliver the one terminal signal (rules 1.6/1.7), then let go of everything."""
-        with self._lock:
-            self._cancelled = True
+        with self._inbox.lock:
+            self._inbox.cancelled = True
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
-        self._dispose_upstream()
+        self._upstream.dispose()
         if isinstance(terminal, Exception):
             on_error(terminal)
         else:
@@ -556,11 +717,18 @@ class Controlled(Observable[_T]):
     result composes with every reactivex operator.
     """
 
-    def __init__(self, source: Observable[_T], capacity: int, overflow: Overflow) -> None:
+    def __init__(
+        self,
+        source: Observable[_T],
+        capacity: int,
+        overflow: Overflow,
+        on_drop: Callable[[_T], None] | None = None,
+    ) -> None:
         super().__init__()
         self.source = source
         self.capacity = capacity
         self.overflow = overflow
+        self.on_drop = on_drop
 
     def subscribe(
         self,
@@ -573,19 +741,22 @@ class Controlled(Observable[_T]):
     ) -> ControlledSubscription[_T]:
         """Subscribe; ``on_subscribe`` is called first (rule 1.9) and may call ``request``.
 
+        A subscriber with ``on_next_batch`` (a :class:`~rxrand.BulkSubscriber`)
+        gets items in batches, straight from the source when it is
+        :class:`~rxrand.Fusable` (the fused path).
+
         Raises:
             TypeError: nothing to subscribe (rule 1.9: a null subscriber).
         """
         if on_next is None and on_error is None and on_completed is None and on_subscribe is None:
             raise TypeError("subscribe() needs a subscriber, an observer or callbacks (rule 1.9)")
-        sink = None
+        on_batch = None
         if callable(getattr(on_next, "on_next", None)):
             observer: Any = on_next
-            # Private to rxrand's own subscribers (the socket Observer): an
-            # on_next that is a plain append while they are in request().
-            sink = getattr(observer, "_request_sink", None)
             subscribe_hook = getattr(observer, "on_subscribe", None)
             on_subscribe = subscribe_hook if callable(subscribe_hook) else None
+            batch_hook = getattr(observer, "on_next_batch", None)
+            on_batch = batch_hook if callable(batch_hook) else None
             on_next, on_error, on_completed = (
                 observer.on_next,
                 observer.on_error,
@@ -595,33 +766,32 @@ class Controlled(Observable[_T]):
             cast(Callable[[_T], None], on_next or _ignore),
             on_error or _raise,
             on_completed or _ignore,
-            self.capacity,
-            self.overflow,
+            on_batch,
+            BoundedBuffer(self.capacity, self.overflow, self.on_drop),
             scheduler,
         )
-        subscription._sink = sink
+        if on_batch is not None and isinstance(self.source, Fusable):
+            subscription._batches = self.source.open_batches()
         outer = demand_channel_of(scheduler)
+        defer = False
         try:
             if on_subscribe is not None:
-                subscription._fusable = self.source
                 on_subscribe(subscription)
-                subscription._fusable = None
             elif outer is not None:
-                # A controlled() inside another one's chain: forward its pulls
-                # as requests, so demand keeps flowing back to the source.
-                subscription._detach = outer.attach(_Forward(subscription))
+                # A controlled() inside another one's chain: the outer credit
+                # becomes our demand, and our deliveries are bursts of the
+                # outer channel, so demand keeps flowing back to the source.
+                link = subscription._outer_link = outer.attach(_Forward(subscription))
+                link.start()
             else:
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.
                 subscription.request(UNBOUNDED)
-                subscription._defer_start = True
+                defer = True
         except BaseException:
             subscription.cancel()
             raise
-        # on_subscribe has returned: from now on items may flow (rule 1.9).
-        subscription._drain()
-        if subscription._batches is None:
-            subscription._connect(self.source)
+        subscription._start(self.source, defer)
         return subscription
 
     def _subscribe_core(
@@ -654,57 +824,24 @@ class _Inlet(abc.ObserverBase[_T]):
         raise AssertionError("shadowed")
 
 
-def _subscribe_bare(
-    source: Observable[_T], subscription: ControlledSubscription[_T], channel: DemandChannel
-) -> abc.DisposableBase:
-    """Subscribe upstream without reactivex's AutoDetachObserver around our inlet.
-
-    That wrapper drops signals after a terminal one and disposes upstream on
-    error; the drain loop does both itself, and the wrapper would cost a call
-    per item on the hot path. What ``Observable.subscribe`` does besides is
-    kept: the current-thread trampoline around the subscription, so that a
-    synchronous source (``from_iterable``) starts only once the disposable
-    exists and can be stopped. Sources that override ``subscribe`` get it.
-    """
-    inlet = _Inlet(subscription)
-    if type(source).subscribe is not Observable.subscribe:
-        return source.subscribe(inlet, scheduler=channel)
-    holder = SingleAssignmentDisposable()
-
-    def set_disposable(_: abc.SchedulerBase | None = None, __: object = None) -> None:
-        result: Any = source._subscribe_core(inlet, channel)
-        if isinstance(result, abc.DisposableBase) or hasattr(result, "dispose"):
-            holder.disposable = result
-        elif callable(result):
-            holder.disposable = Disposable(result)
-        else:
-            holder.disposable = Disposable()
-
-    trampoline = CurrentThreadScheduler.singleton()
-    if trampoline.schedule_required():
-        trampoline.schedule(set_disposable)
-    else:
-        set_disposable()
-    return holder
-
-
 @final
 class _Forward:
-    """PullProducer that turns an outer channel's pull into an inner request."""
+    """PullProducer for a nested ``controlled()``: outer credit becomes inner demand."""
 
     __slots__ = ("_subscription",)
 
     def __init__(self, subscription: ControlledSubscription[Any]) -> None:
         self._subscription = subscription
 
-    def produce(self, n: int) -> int:
-        before = self._subscription.delivered
+    def request(self, n: int) -> None:
         self._subscription.request(n)
-        return self._subscription.delivered - before
 
 
 def controlled(
-    capacity: int = DEFAULT_CAPACITY, overflow: Overflow = Overflow.ERROR
+    capacity: int = DEFAULT_CAPACITY,
+    overflow: Overflow = Overflow.ERROR,
+    *,
+    on_drop: Callable[[_T], None] | None = None,
 ) -> Callable[[Observable[_T]], Controlled[_T]]:
     """The request(n) operator: turn an Observable into a demand-driven publisher.
 
@@ -714,30 +851,38 @@ def controlled(
         request:   2-----1---2        (demand, as marbles)
         output:    (ab)--c---(d|)
 
-    Pull sources (``random_integers``, through any chain of ordinary
-    operators) generate nothing until requested. Push sources are held in a
-    buffer of ``capacity`` items; when it is full, ``overflow`` decides.
+    Pull sources (``random_integers``, :func:`rxrand.from_iterable`, through
+    any chain of ordinary operators) generate nothing until requested. Push
+    sources are held in a buffer of ``capacity`` items; when it is full,
+    ``overflow`` decides.
 
     Args:
-        capacity: Most items held for a subscriber without demand; also caps
-            the burst pulled from a source at once (itself at most 256).
+        capacity: Most items held for a subscriber without demand; also the
+            most credit granted at once, and the most items that may vanish
+            between source and operator before the source is parked.
         overflow: What to do when the buffer is full.
+        on_drop: Called with each item the overflow policy drops (it must not
+            call back into the subscription).
 
     Returns:
         An operator for ``Observable.pipe``.
 
     Raises:
-        TypeError: capacity is not an int, or overflow not an :class:`Overflow`.
+        TypeError: capacity is not an int, overflow not an :class:`Overflow`,
+            or on_drop not callable.
         ValueError: capacity < 1.
     """
-    if isinstance(capacity, bool) or not isinstance(capacity, int):
+    size = as_count(capacity)
+    if size is None:
         raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
-    if capacity < 1:
-        raise ValueError(f"capacity must be >= 1, got {capacity}")
+    if size < 1:
+        raise ValueError(f"capacity must be >= 1, got {size}")
     if not isinstance(overflow, Overflow):
         raise TypeError(f"overflow must be an Overflow, got {type(overflow).__name__}")
+    if on_drop is not None and not callable(on_drop):
+        raise TypeError(f"on_drop must be callable, got {type(on_drop).__name__}")
 
     def operator(source: Observable[_T]) -> Controlled[_T]:
-        return Controlled(source, capacity, overflow)
+        return Controlled(source, size, overflow, on_drop)
 
     return operator

@@ -1,17 +1,8 @@
-"""The fused path: integers move in chunks from the generator to the socket.
+"""Table encoding of integer lines, for the fused path.
 
-When nothing sits between ``random_integers`` and the request operator, a
-subscriber that can take integers in bulk (the socket Observer) asks the
-subscription to *fuse* (RxJava's operator fusion, in spirit): instead of one
-``on_next`` per integer it takes numpy arrays with :meth:`IntegerBatches.take`
-and encodes them with a table. The contract does not change:
-
-* demand is still counted in integers: ``take(n)`` is request(n) and
-  delivery at once, so nothing is ever delivered beyond what was asked;
-* the integers are the same, in the same order, as on the per-item path
-  (both read the one chunked generator, :class:`~rxrand._source.IntegerChunks`);
-* cancel stops at once: ``take`` returns nothing more, and nothing more is
-  generated.
+On the fused path (see ``_fusion``) integers reach the socket Observer as
+numpy arrays; :class:`LineTable` turns a whole array into ``b"%d\\r\\n"``
+lines at C speed.
 """
 
 from __future__ import annotations
@@ -20,11 +11,10 @@ import functools
 from typing import Any, Final, final
 
 import numpy as np
-from reactivex import Observable
 
-from ._source import IntegerChunks, RandomIntegers
+from ._source import IntegerBatches
 
-__all__ = ["IntegerBatches", "LineTable", "batches_for"]
+__all__ = ["IntegerBatches", "LineTable"]
 
 #: Largest range that gets an encoding table (the default [0, 10000] has 10,001).
 #: Building one takes ~2 ms on the loop; wider ranges are encoded arithmetically
@@ -34,51 +24,6 @@ _MAX_TABLE_VALUES: Final = 1 << 14
 _TABLES_CACHED: Final = 8
 
 _IntArray = np.ndarray[Any, np.dtype[np.int64]]
-
-
-@final
-class IntegerBatches:
-    """Bulk access to one subscription's random integers (the fused path)."""
-
-    __slots__ = ("_chunks", "_closed", "_remaining", "high", "low", "taken")
-
-    def __init__(self, chunks: IntegerChunks, count: int | None, low: int, high: int) -> None:
-        self._chunks = chunks
-        self._remaining = count
-        self._closed = False
-        self.low = low
-        self.high = high
-        #: Integers handed out so far (generated on demand: never more).
-        self.taken = 0
-
-    @property
-    def exhausted(self) -> bool:
-        """No more integers will come: the count is reached, or it was cancelled."""
-        return self._closed or self._remaining == 0
-
-    def take(self, n: int) -> _IntArray:
-        """The next ``min(n, remaining)`` integers; empty once exhausted."""
-        if self._closed or n <= 0:
-            return np.empty(0, dtype=np.int64)
-        remaining = self._remaining
-        if remaining is not None:
-            n = min(n, remaining)
-        pieces = []
-        got = 0
-        while got < n:
-            piece = self._chunks.next_array(n - got)
-            pieces.append(piece)
-            got += len(piece)
-        if remaining is not None:
-            self._remaining = remaining - got
-        self.taken += got
-        if len(pieces) == 1:
-            return pieces[0]
-        return np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
-
-    def close(self) -> None:
-        """Cancel: nothing more is taken or generated."""
-        self._closed = True
 
 
 @final
@@ -114,10 +59,3 @@ class LineTable:
             values = values - self._low
         encoded: bytes = self._table.take(values).tobytes()
         return encoded.translate(None, b"\0")
-
-
-def batches_for(source: Observable[Any]) -> IntegerBatches | None:
-    """Bulk access to ``source`` if it is ``random_integers`` itself, else ``None``."""
-    if not isinstance(source, RandomIntegers):
-        return None
-    return IntegerBatches(source.new_chunks(), source.length, source.low, source.high)

@@ -37,9 +37,8 @@ from types import ModuleType
 from typing import Any, Final, Generic, TypeVar, final
 
 from ._controlled import ControlledSubscription
-from ._encode import Batch, BatchEncoder, IntLines, batch_encoder
+from ._encode import Batch, BatchEncoder, batch_encoder
 from ._errors import ConnectionLost
-from ._fused import IntegerBatches
 from ._sender import Sender
 from ._window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
 from ._wire import encode_int_line
@@ -244,9 +243,9 @@ class SocketObserver(Generic[_T]):
         "_base_bytes",
         "_base_full",
         "_base_sends",
-        "_batches",
         "_cycle_handle",
         "_encoder",
+        "_fused",
         "_in_request",
         "_inbox",
         "_items_received",
@@ -302,7 +301,7 @@ class SocketObserver(Generic[_T]):
         self._requested = 0
         self._written = 0
         self._pending_items = 0
-        self._batches: IntegerBatches | None = None
+        self._fused = False
         self._in_request = False
         self._cycle_handle: asyncio.Handle | None = None
 
@@ -324,7 +323,7 @@ class SocketObserver(Generic[_T]):
     @property
     def fused(self) -> bool:
         """Whether integers travel in chunks (the fused path) rather than one by one."""
-        return self._batches is not None
+        return self._fused
 
     @property
     def stats(self) -> WriterStats:
@@ -347,16 +346,8 @@ class SocketObserver(Generic[_T]):
         self._subscription = subscription
         self._state = _State.ACTIVE
         self._sender.on_ready = self._on_ready
-        if isinstance(self._encoder, IntLines):
-            # The fused path: take integers in chunks, encode them by table.
-            batches = subscription.fuse()
-            if batches is not None:
-                self._batches = batches
-                encoder = IntLines(batches.low, batches.high)
-                self._encoder = encoder
-                table = encoder.table
-                if table is not None:
-                    self._window.saw_item_size(table.width)
+        # The fused path: integers come as numpy arrays through on_next_batch.
+        self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
         # returned and the whole chain is wired.
         self._schedule_cycle()
@@ -373,11 +364,6 @@ class SocketObserver(Generic[_T]):
         self._inbox.append(batch)
         if not self._in_request:
             self._wake()
-
-    @property
-    def _request_sink(self) -> Callable[[_T], None]:
-        """What on_next amounts to while this observer is in its own request() (see _cycle)."""
-        return self._values.append
 
     def _wake(self) -> None:
         """Items arrived outside our own request(): get the loop to write them, once per burst."""
@@ -448,9 +434,7 @@ class SocketObserver(Generic[_T]):
         self._cycle_handle = None
         if self._state is _State.DONE or not self._write_arrived():
             return
-        if self._state is _State.COMPLETING or (
-            self._batches is not None and self._batches.exhausted
-        ):
+        if self._state is _State.COMPLETING:
             self._finish(None)
             return
         unsent = unsent_bytes(self._sock) if self._kernel_aware else None
@@ -461,19 +445,15 @@ class SocketObserver(Generic[_T]):
         want = self._window.items_to_request(unsent, self._requested - self._items_received)
         if want <= 0:
             return  # the items already asked for will fill the room
+        subscription = self._subscription
+        if subscription is None:
+            return
         self._requested += want
-        batches = self._batches
-        if batches is not None:
-            self._inbox.append(batches.take(want))
-        else:
-            subscription = self._subscription
-            if subscription is None:
-                return
-            self._in_request = True
-            try:
-                subscription.request(want)
-            finally:
-                self._in_request = False
+        self._in_request = True
+        try:
+            subscription.request(want)
+        finally:
+            self._in_request = False
         arrived = bool(self._values or self._inbox) or self._state is not _State.ACTIVE
         if self._write_arrived() and arrived:
             # Yield to the loop between write cycles: one endless fast
@@ -541,8 +521,6 @@ class SocketObserver(Generic[_T]):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.cancel()
-        if self._batches is not None:
-            self._batches.close()
         if self._cycle_handle is not None:
             self._cycle_handle.cancel()
             self._cycle_handle = None

@@ -1,24 +1,53 @@
-"""``random_integers``: the cold Observable of uniform random integers."""
+"""Pull sources: ``random_integers``, the cold Observable of uniform random integers, and
+``from_iterable``, real backpressure for any iterable or generator.
+
+Both are built on :class:`PullEmitter`, one per subscription, which emits in
+one of two ways:
+
+* **pulled**, under a request operator (a :class:`~rxrand._channel.DemandChannel`
+  came as the subscribe-time scheduler): it attaches to the channel and emits
+  only against credit, in bursts bracketed by its credit link;
+* **pushed**, anywhere else, like any cold Observable, but **one burst per
+  scheduled action**: after each burst it reschedules itself on the scheduler
+  it was given, so that a dispose queued on that same scheduler (what
+  ``ops.subscribe_on`` does) always gets its turn, and an endless source can
+  be stopped.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final, cast, final
+import itertools
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any, Final, Generic, TypeVar, cast, final
 
 import numpy as np
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable
+from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
-from ._channel import demand_channel_of
+from ._channel import CreditLink, demand_channel_of
+from ._demand import UNBOUNDED, add_demand, as_count
 
-__all__ = ["CHUNK_SIZE", "RandomIntegers", "random_integers"]
+__all__ = [
+    "CHUNK_SIZE",
+    "EMIT_BURST",
+    "FromIterable",
+    "IntegerChunks",
+    "PullEmitter",
+    "RandomIntegers",
+    "from_iterable",
+    "random_integers",
+]
 
-#: Integers are generated this many at a time (one numpy call). It is the
-#: bound on what is generated ahead of demand: at most one chunk.
+_T = TypeVar("_T")
+
+#: Integers are generated this many at a time (one numpy call), or fewer when
+#: the count has fewer left. It bounds what is generated ahead of demand: at
+#: most one chunk per subscription.
 CHUNK_SIZE: Final = 8192
 
-#: Most items one produce() call emits in push mode. Kept at 256 on purpose:
-#: CPython caches the ints up to 256, so counting a burst allocates nothing.
+#: Most items one burst emits. Kept at 256 on purpose: CPython caches the ints
+#: up to 256, so counting a burst allocates nothing.
 EMIT_BURST: Final = 256
 
 _INT64_MIN: Final = -(2**63)
@@ -27,116 +56,167 @@ _INT64_MAX: Final = 2**63 - 1
 
 def _check_int(name: str, value: object) -> int:
     # bool is an int subclass; random_integers(True) is almost surely a mistake.
-    if isinstance(value, bool) or not isinstance(value, int):
+    number = as_count(value)
+    if number is None:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    return value
+    return number
 
 
 @final
-class IntegerChunks:
-    """An endless sequence of integers on [low, high], generated a chunk at a time.
+class _NoLink:
+    """The bracket of a pushed burst: nobody keeps credit."""
 
-    The sequence depends only on the seed, never on how it is consumed: every
-    chunk has ``CHUNK_SIZE`` integers, and readers take exact slices of it.
+    __slots__ = ()
+
+    def begin(self) -> None:
+        return None
+
+    def end(self, emitted: int) -> None:
+        return None
+
+    def dispose(self) -> None:
+        return None
+
+
+_NO_LINK: Final = _NoLink()
+
+
+class PullEmitter(Generic[_T]):
+    """One subscription of a pull source. Subclasses say what the next items are.
+
+    Contract for subclasses: :meth:`next_items` returns at most ``n`` items,
+    an empty list only at the end, and sets ``self.done`` when it knows that
+    nothing follows (so that completion needs no further demand, rule 1.5).
+    It raises when the source fails; or, having read some items before the
+    failure, returns them and sets ``self.failure``: the error follows them
+    at once, without further demand (rule 1.4).
     """
 
-    __slots__ = ("_array", "_high", "_list", "_low", "_pos", "_rng")
+    __slots__ = (
+        "_credit",
+        "_emitting",
+        "_link",
+        "_observer",
+        "_pushing",
+        "_stopped",
+        "done",
+        "failure",
+    )
 
-    def __init__(self, low: int, high: int, seed: int | None) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._low = low
-        self._high = high
-        self._array: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
-        self._list: list[int] | None = []
-        self._pos = 0
-
-    def _refill(self) -> None:
-        self._array = self._rng.integers(
-            self._low, self._high, size=CHUNK_SIZE, dtype=np.int64, endpoint=True
-        )
-        self._list = None
-        self._pos = 0
-
-    def next_list(self, n: int) -> list[int]:
-        """The next integers as Python ints: at least 1, at most n (stops at a chunk end)."""
-        if self._pos == len(self._array):
-            self._refill()
-        items = self._list
-        if items is None:
-            items = self._list = self._array.tolist()
-        start = self._pos
-        end = min(start + n, len(items))
-        self._pos = end
-        return items[start:end]
-
-    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """The next integers as an int64 array: at least 1, at most n (stops at a chunk end)."""
-        if self._pos == len(self._array):
-            self._refill()
-        start = self._pos
-        end = min(start + n, len(self._array))
-        self._pos = end
-        return self._array[start:end]
-
-
-@final
-class _Emitter:
-    """One subscription's integers: pushed in a loop, or pulled through a demand channel."""
-
-    __slots__ = ("_chunks", "_completed", "_observer", "_remaining", "_stopped")
-
-    def __init__(self, observer: abc.ObserverBase[int], chunks: IntegerChunks, count: int | None):
+    def __init__(self, observer: abc.ObserverBase[_T]) -> None:
         self._observer = observer
-        self._chunks = chunks
-        self._remaining = count
+        self._credit = 0
+        self._link: CreditLink | _NoLink = _NO_LINK
         self._stopped = False
-        self._completed = False
+        self._emitting = False
+        self._pushing = SerialDisposable()
+        self.done = False
+        self.failure: Exception | None = None
+
+    def next_items(self, n: int) -> list[_T]:
+        raise NotImplementedError
+
+    # -- wiring ------------------------------------------------------------------
+
+    def subscribe(self, scheduler: abc.SchedulerBase | None) -> abc.DisposableBase:
+        """Start pulled (under a demand channel) or pushed; returns the subscription."""
+        stop = Disposable(self.stop)
+        channel = demand_channel_of(scheduler)
+        if channel is not None:
+            if self.done:
+                self._complete()  # rule 1.5: an empty stream completes without demand
+                return stop
+            link = self._link = channel.attach(self)
+            link.start()
+            return stop
+        target = scheduler or CurrentThreadScheduler.singleton()
+        # Scheduled, as reactivex's from_iterable does, so that the
+        # subscription's disposable is in place before the first item.
+        self._pushing.disposable = target.schedule(self._push_burst)
+        return CompositeDisposable(self._pushing, stop)
 
     def stop(self) -> None:
+        """Dispose: emit nothing more (from any thread), let go of the credit link."""
         self._stopped = True
+        self._pushing.dispose()
+        self._link.dispose()
 
-    def complete_if_done(self) -> bool:
-        if self._remaining == 0 and not self._completed:
-            self._completed = True
-            self._observer.on_completed()
-        return self._completed
+    # -- pulled: PullProducer ------------------------------------------------------
 
-    def produce(self, n: int) -> int:
-        """PullProducer: emit up to n integers, completing as soon as the count is reached."""
-        emitted = 0
-        on_next = self._observer.on_next
-        chunks = self._chunks
-        while emitted < n and not self._stopped:
-            remaining = self._remaining
-            if remaining is not None:
-                if remaining == 0:
-                    break
-                want = min(n - emitted, remaining)
-            else:
-                want = n - emitted
-            batch = chunks.next_list(want)
-            if remaining is not None:
-                self._remaining = remaining - len(batch)
-            for value in batch:
-                # Rule 3.12/3.13 upstream: a dispose from inside on_next stops
-                # at this item, not at the end of the batch. (mypy cannot see
-                # that on_next may set the flag.)
-                if self._stopped:
-                    return emitted  # type: ignore[unreachable]
-                on_next(value)
-                emitted += 1
-        if not self._stopped:
-            self.complete_if_done()
-        return emitted
-
-    def run(self) -> None:
-        """Push mode: emit everything (or until disposed), like any cold Observable."""
+    def request(self, n: int) -> None:
+        """Add credit; emit up to it now, a burst at a time."""
+        self._credit = add_demand(self._credit, n)
+        if self._emitting:
+            return
+        self._emitting = True
         try:
-            while not self._stopped and not self._completed:
-                self.produce(EMIT_BURST)
+            while self._credit > 0 and not self._stopped and not self.done:
+                emitted = self._burst(min(self._credit, EMIT_BURST))
+                if self._credit < UNBOUNDED:
+                    self._credit -= emitted
+                if not emitted:
+                    break
+        finally:
+            self._emitting = False
+
+    # -- pushed ------------------------------------------------------------------------
+
+    def _push_burst(self, scheduler: abc.SchedulerBase, _: Any = None) -> None:
+        if self._stopped:
+            return
+        try:
+            self._burst(EMIT_BURST)
         except Exception as error:
             self._stopped = True
             self._observer.on_error(error)
+            return
+        if not self._stopped:
+            # Yield: the next burst queues behind whatever the scheduler holds.
+            self._pushing.disposable = scheduler.schedule(self._push_burst)
+
+    # -- both ----------------------------------------------------------------------
+
+    def _burst(self, n: int) -> int:
+        """Emit up to ``n`` items, and the completion if they were the last; returns how many."""
+        link = self._link
+        emitted = 0
+        link.begin()
+        try:
+            try:
+                items = self.next_items(n)
+            except Exception as error:
+                self._stopped = True
+                self._observer.on_error(error)
+                return 0
+            on_next = self._observer.on_next
+            for value in items:
+                # Rule 3.12/3.13 upstream: a dispose from inside on_next stops
+                # at this item, not at the end of the burst.
+                if self._stopped:
+                    break
+                on_next(value)
+                emitted += 1
+            if not items:
+                self.done = True
+            failure = self.failure
+            if failure is not None and not self._stopped:
+                self._stopped = True
+                self._observer.on_error(failure)
+            elif self.done and not self._stopped:
+                # Inside the burst: what the completion sets off (a concat
+                # subscribing its next source) belongs to this burst.
+                self._stopped = True
+                self._observer.on_completed()
+        finally:
+            link.end(emitted)
+            if self._stopped:
+                link.dispose()
+        return emitted
+
+    def _complete(self) -> None:
+        self._stopped = True
+        self._observer.on_completed()
+        self._link.dispose()
 
 
 def _raise(error: Exception) -> None:
@@ -155,7 +235,7 @@ class _Callbacks:
 
     def __init__(
         self,
-        on_next: abc.OnNext[int] | None,
+        on_next: abc.OnNext[Any] | None,
         on_error: abc.OnError | None,
         on_completed: abc.OnCompleted | None,
     ) -> None:
@@ -164,16 +244,146 @@ class _Callbacks:
         self.on_completed = on_completed or _ignore
 
 
+class _PullObservable(Observable[_T]):
+    """An Observable whose subscriptions are :class:`PullEmitter` s."""
+
+    def emitter(self, observer: abc.ObserverBase[_T]) -> PullEmitter[_T]:
+        raise NotImplementedError
+
+    def subscribe(
+        self,
+        on_next: abc.ObserverBase[_T] | abc.OnNext[_T] | None = None,
+        on_error: abc.OnError | None = None,
+        on_completed: abc.OnCompleted | None = None,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        """As ``Observable.subscribe``; under a request operator, without a wrapper per item.
+
+        reactivex wraps every observer in an ``AutoDetachObserver``, a call
+        per item. Under a demand channel it is not needed: the emitter never
+        signals after its terminal signal or after a dispose, and the
+        request operator releases the chain when it ends. Elsewhere the
+        ordinary path is kept.
+        """
+        if demand_channel_of(scheduler) is None:
+            return super().subscribe(on_next, on_error, on_completed, scheduler=scheduler)
+        observer: Any = on_next
+        if not callable(getattr(observer, "on_next", None)):
+            observer = _Callbacks(cast("abc.OnNext[_T] | None", on_next), on_error, on_completed)
+        return self._subscribe_core(observer, scheduler)
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return self.emitter(observer).subscribe(scheduler)
+
+
+# -- random_integers -------------------------------------------------------------------------
+
+
 @final
-class RandomIntegers(Observable[int]):
-    """The cold Observable returned by :func:`random_integers`."""
+class _Tally:
+    """How many integers an Observable's subscriptions drew from numpy, in all."""
+
+    __slots__ = ("generated", "streams")
+
+    def __init__(self) -> None:
+        self.generated = 0
+        self.streams = 0
+
+
+@final
+class IntegerChunks:
+    """A sequence of integers on [low, high], generated a chunk at a time.
+
+    The sequence depends only on the seed and the count, never on how it is
+    consumed: every chunk has ``CHUNK_SIZE`` integers (the last one of a
+    finite count only what is left), and readers take exact slices of it.
+    """
+
+    __slots__ = ("_array", "_high", "_left", "_list", "_low", "_pos", "_rng", "_tally")
+
+    def __init__(
+        self, low: int, high: int, seed: int | None, count: int | None, tally: _Tally
+    ) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._low = low
+        self._high = high
+        self._left = count  # not yet generated; None: endless
+        self._tally = tally
+        self._array: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
+        self._list: list[int] | None = []
+        self._pos = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """Every integer of a finite count has been read."""
+        return self._left == 0 and self._pos == len(self._array)
+
+    def _refill(self) -> bool:
+        size = CHUNK_SIZE if self._left is None else min(CHUNK_SIZE, self._left)
+        if size == 0:
+            return False
+        self._array = self._rng.integers(
+            self._low, self._high, size=size, dtype=np.int64, endpoint=True
+        )
+        if self._left is not None:
+            self._left -= size
+        self._tally.generated += size
+        self._list = None
+        self._pos = 0
+        return True
+
+    def next_list(self, n: int) -> list[int]:
+        """The next integers as Python ints: at most n (stops at a chunk end); [] at the end."""
+        if self._pos == len(self._array) and not self._refill():
+            return []
+        items = self._list
+        if items is None:
+            items = self._list = self._array.tolist()
+        start = self._pos
+        end = min(start + n, len(items))
+        self._pos = end
+        return items[start:end]
+
+    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The next integers as an int64 array: at most n (to a chunk end); empty at the end."""
+        if self._pos == len(self._array) and not self._refill():
+            return self._array[:0]
+        start = self._pos
+        end = min(start + n, len(self._array))
+        self._pos = end
+        return self._array[start:end]
+
+
+@final
+class _IntegerEmitter(PullEmitter[int]):
+    __slots__ = ("_chunks",)
+
+    def __init__(self, observer: abc.ObserverBase[int], chunks: IntegerChunks) -> None:
+        super().__init__(observer)
+        self._chunks = chunks
+        self.done = chunks.exhausted
+
+    def next_items(self, n: int) -> list[int]:
+        items = self._chunks.next_list(n)
+        if self._chunks.exhausted:
+            self.done = True
+        return items
+
+
+@final
+class RandomIntegers(_PullObservable[int]):
+    """The cold Observable returned by :func:`random_integers`; :class:`~rxrand.Fusable`."""
 
     def __init__(self, count: int | None, low: int, high: int, seed: int | None) -> None:
         self._count = count
         self._low = low
         self._high = high
         self._seed = seed
-        super().__init__(self._subscribe_integers)
+        self._tally = _Tally()
+        super().__init__()
 
     @property
     def low(self) -> int:
@@ -188,53 +398,27 @@ class RandomIntegers(Observable[int]):
         """How many integers each subscription gets (``None``: endless)."""
         return self._count
 
+    @property
+    def generated(self) -> int:
+        """Integers drawn from numpy by all subscriptions so far (whole chunks)."""
+        return self._tally.generated
+
+    @property
+    def streams(self) -> int:
+        """Streams opened so far: one per subscription (pulled, pushed or fused)."""
+        return self._tally.streams
+
     def new_chunks(self) -> IntegerChunks:
         """A fresh generator positioned at the start of this Observable's sequence."""
-        return IntegerChunks(self._low, self._high, self._seed)
+        self._tally.streams += 1
+        return IntegerChunks(self._low, self._high, self._seed, self._count, self._tally)
 
-    def subscribe(
-        self,
-        on_next: abc.ObserverBase[int] | abc.OnNext[int] | None = None,
-        on_error: abc.OnError | None = None,
-        on_completed: abc.OnCompleted | None = None,
-        *,
-        scheduler: abc.SchedulerBase | None = None,
-    ) -> abc.DisposableBase:
-        """As ``Observable.subscribe``; under a request operator, without a wrapper per item.
+    def emitter(self, observer: abc.ObserverBase[int]) -> PullEmitter[int]:
+        return _IntegerEmitter(observer, self.new_chunks())
 
-        reactivex wraps every observer in an ``AutoDetachObserver``, a call
-        per integer. Under a demand channel it is not needed: the emitter
-        never signals after its terminal signal or after a dispose, and the
-        request operator releases the chain when it ends. Elsewhere the
-        ordinary path is kept.
-        """
-        if demand_channel_of(scheduler) is None:
-            return super().subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-        observer: Any = on_next
-        if not callable(getattr(observer, "on_next", None)):
-            observer = _Callbacks(cast("abc.OnNext[int] | None", on_next), on_error, on_completed)
-        return self._subscribe_integers(observer, scheduler)
-
-    def _subscribe_integers(
-        self, observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        emitter = _Emitter(observer, self.new_chunks(), self._count)
-        stop = Disposable(emitter.stop)
-        channel = demand_channel_of(scheduler)
-        if channel is not None:
-            # Pull mode: nothing is generated until the channel pulls.
-            if emitter.complete_if_done():
-                return stop
-            return CompositeDisposable(channel.attach(emitter), stop)
-
-        def action(_: abc.SchedulerBase, __: Any = None) -> None:
-            emitter.run()
-
-        # Scheduled on the trampoline, as reactivex's from_iterable does, so
-        # that the subscription's disposable is in place before the first
-        # item: ops.take(n) can then stop an endless stream.
-        target = scheduler or CurrentThreadScheduler.singleton()
-        return CompositeDisposable(target.schedule(action), stop)
+    def open_batches(self) -> IntegerBatches:
+        """Fusable: this subscription's integers as numpy arrays (the fused path)."""
+        return IntegerBatches(self.new_chunks(), self._low, self._high)
 
     def __repr__(self) -> str:
         return (
@@ -243,20 +427,64 @@ class RandomIntegers(Observable[int]):
         )
 
 
+@final
+class IntegerBatches:
+    """One subscription's random integers in bulk: a :class:`~rxrand.BatchSource` of arrays."""
+
+    __slots__ = ("_chunks", "_closed", "high", "low", "taken")
+
+    def __init__(self, chunks: IntegerChunks, low: int, high: int) -> None:
+        self._chunks = chunks
+        self._closed = False
+        self.low = low
+        self.high = high
+        #: Integers handed out so far (generated on demand: never more).
+        self.taken = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """No more integers will come: the count is reached, or it was closed."""
+        return self._closed or self._chunks.exhausted
+
+    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The next ``min(n, left)`` integers; empty once exhausted."""
+        if self._closed or n <= 0:
+            return np.empty(0, dtype=np.int64)
+        first = self._chunks.next_array(n)
+        got = len(first)
+        if got == n or not got:
+            self.taken += got
+            return first
+        pieces = [first]
+        while got < n:
+            piece = self._chunks.next_array(n - got)
+            if not len(piece):
+                break
+            pieces.append(piece)
+            got += len(piece)
+        self.taken += got
+        return np.concatenate(pieces)
+
+    def close(self) -> None:
+        """Cancel: nothing more is taken or generated."""
+        self._closed = True
+
+
 def random_integers(
     count: int | None = None,
     *,
     low: int = 0,
     high: int = 10_000,
     seed: int | None = None,
-) -> Observable[int]:
+) -> RandomIntegers:
     """A cold Observable of ``count`` uniform random integers on ``[low, high]``.
 
     Each subscription gets its own stream from the beginning. With a seed,
     every subscription yields the same sequence, whatever the demand pattern.
-    Under :func:`rxrand.controlled` integers are generated only as they are
-    requested (at most one chunk of ``CHUNK_SIZE`` ahead); a plain
-    ``subscribe`` emits them all and completes, like any cold Observable::
+    Under :func:`rxrand.controlled` integers are emitted only as they are
+    requested (numpy generates them a chunk at a time: at most one chunk
+    ahead); a plain ``subscribe`` emits them all and completes, like any
+    cold Observable, a burst of 256 per scheduled action::
 
         random_integers(3, seed=1):  -a-b-c-|
 
@@ -268,21 +496,119 @@ def random_integers(
             for every subscription.
 
     Returns:
-        An ``Observable[int]``.
+        An ``Observable[int]`` (a :class:`RandomIntegers`).
 
     Raises:
-        TypeError: an argument is not an int (``bool`` is refused too).
+        TypeError: an argument is not an integer (numpy integers are fine;
+            ``bool`` is refused).
         ValueError: ``count`` or ``seed`` is negative, ``low > high``, or a
             bound does not fit in 64 bits.
     """
-    if count is not None and _check_int("count", count) < 0:
-        raise ValueError(f"count must be >= 0 or None, got {count}")
-    _check_int("low", low)
-    _check_int("high", high)
+    if count is not None:
+        count = _check_int("count", count)
+        if count < 0:
+            raise ValueError(f"count must be >= 0 or None, got {count}")
+    low = _check_int("low", low)
+    high = _check_int("high", high)
     if low > high:
         raise ValueError(f"low must be <= high, got low={low}, high={high}")
     if low < _INT64_MIN or high > _INT64_MAX:
         raise ValueError(f"low and high must fit in a signed 64-bit integer, got [{low}, {high}]")
-    if seed is not None and _check_int("seed", seed) < 0:
-        raise ValueError(f"seed must be >= 0 or None, got {seed}")
+    if seed is not None:
+        seed = _check_int("seed", seed)
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0 or None, got {seed}")
     return RandomIntegers(count, low, high, seed)
+
+
+# -- from_iterable ----------------------------------------------------------------------------
+
+_NOTHING: Final[Any] = object()
+
+
+@final
+class _IterableEmitter(PullEmitter[_T]):
+    """Reads the iterator only against credit, one item ahead to know where it ends."""
+
+    __slots__ = ("_ahead", "_iterator")
+
+    def __init__(self, observer: abc.ObserverBase[_T], iterable: Iterable[_T]) -> None:
+        super().__init__(observer)
+        # A sized iterable says it is empty without being read (rule 1.5: an
+        # empty stream completes without demand); a generator cannot.
+        self.done = isinstance(iterable, Sized) and len(iterable) == 0
+        self._iterator: Iterator[_T] = iter(iterable)
+        self._ahead: Any = _NOTHING
+
+    def next_items(self, n: int) -> list[_T]:
+        items: list[_T] = []
+        if self._ahead is not _NOTHING:
+            items.append(self._ahead)
+            self._ahead = _NOTHING
+        try:
+            items.extend(itertools.islice(self._iterator, n - len(items)))
+            if len(items) < n:
+                self.done = True
+                return items
+            # Rule 1.5: learn now whether this was the last, so that on_completed
+            # needs no further request (like the reference's hasNext()).
+            self._ahead = next(self._iterator, _NOTHING)
+        except Exception as failure:
+            if not items:
+                raise
+            # The items read before the failure go out first, then the error.
+            self.failure = failure
+            return items
+        if self._ahead is _NOTHING:
+            self.done = True
+        return items
+
+
+@final
+class FromIterable(_PullObservable[_T]):
+    """The Observable returned by :func:`from_iterable`."""
+
+    def __init__(self, iterable: Iterable[_T]) -> None:
+        self._iterable = iterable
+        super().__init__()
+
+    def emitter(self, observer: abc.ObserverBase[_T]) -> PullEmitter[_T]:
+        return _IterableEmitter(observer, self._iterable)
+
+    def __repr__(self) -> str:
+        return f"from_iterable({self._iterable!r})"
+
+
+def from_iterable(iterable: Iterable[_T]) -> FromIterable[_T]:
+    """An Observable over ``iterable`` that reads it only as items are requested.
+
+    Unlike ``reactivex.from_iterable``, which iterates to the end as soon as
+    it is subscribed, this one is a pull source: under :func:`rxrand.controlled`
+    the iterator (a generator, a file, ``itertools.count()``) is advanced only
+    against demand, one item ahead so that completion needs no extra request.
+    Each subscription calls ``iter(iterable)`` anew: a list or a range replays,
+    a generator or an iterator is consumed once (give an object whose
+    ``__iter__`` makes a new generator for a cold, replayable source). An
+    empty sized iterable completes without demand; an empty generator
+    completes at the first request, since only running it can tell.
+
+    ::
+
+        from_iterable(count()):   under request(2) ... request(1):  (0,1)---2
+
+    Args:
+        iterable: Anything ``iter()`` accepts.
+
+    Returns:
+        An ``Observable`` (a :class:`FromIterable`).
+
+    Raises:
+        TypeError: ``iterable`` is not iterable.
+    """
+    try:
+        iter(iterable)
+    except TypeError:
+        raise TypeError(
+            f"from_iterable() takes an iterable, got {type(iterable).__name__}"
+        ) from None
+    return FromIterable(iterable)

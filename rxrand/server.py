@@ -33,6 +33,7 @@ from reactivex import Observable
 
 from ._controlled import ControlledSubscription, controlled
 from ._errors import ConnectionLost, out_of_resources, translate_os_error
+from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory, run_on
 from ._protocol import (
     Abort,
     Action,
@@ -60,6 +61,7 @@ from ._socket import (
     unsent_bytes,
 )
 from ._source import random_integers
+from ._supervisor import LOG_FORMAT, Supervisor, reuse_port_available, workers_from_text
 from ._wire import MAX_LINE_LENGTH
 
 __all__ = ["Connection", "RandomIntegerServer", "ServerConfig", "main"]
@@ -98,6 +100,12 @@ class ServerConfig:
     backlog: int = 1024
     #: Route every integer through an ``ops.map`` (the per-item path), for benchmarks.
     per_item: bool = False
+    #: Server processes sharing the port (``--workers``); more than 1 runs a supervisor.
+    workers: int = 1
+    #: The event loop: ``"asyncio"`` or ``"uvloop"`` (``--loop``).
+    loop: str = "asyncio"
+    #: Listen with SO_REUSEPORT, so that several processes share the port (set for workers).
+    reuse_port: bool = False
 
 
 def _identity(value: int) -> int:
@@ -469,6 +477,7 @@ class RandomIntegerServer:
                 ("::" if dual else "0.0.0.0", self.config.port),
                 family=socket.AF_INET6 if dual else socket.AF_INET,
                 backlog=self.config.backlog,
+                reuse_port=self.config.reuse_port,
                 dualstack_ipv6=dual,
             )
             listener.setblocking(False)
@@ -483,6 +492,8 @@ class RandomIntegerServer:
             listener = socket.socket(family, kind, proto)
             try:
                 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if self.config.reuse_port:
+                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 listener.bind(address)
                 listener.listen(self.config.backlog)
                 listener.setblocking(False)
@@ -580,9 +591,9 @@ class RandomIntegerServer:
             self.watcher = None
 
 
-def _parse_args(argv: Sequence[str] | None) -> tuple[ServerConfig, str]:
+def _parse_args(argv: Sequence[str] | None, prog: str | None = None) -> tuple[ServerConfig, str]:
     parser = argparse.ArgumentParser(
-        prog="tcp_server.py",
+        prog=prog,
         description=(
             "Serve random integers over TCP with backpressure: the client is asked "
             "how many it wants, and gets that many, one per line."
@@ -626,6 +637,19 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[ServerConfig, str]:
         action="store_true",
         help="route each integer through an ops.map (the general path), for benchmarks",
     )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        metavar="N",
+        help="server processes sharing the port (SO_REUSEPORT, Linux); 'auto' = one per "
+        "usable core (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--loop",
+        default="asyncio",
+        choices=EVENT_LOOPS,
+        help="event loop; uvloop needs pip install 'rxrand[uvloop]' (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be from 0 to 65535, got {args.port}")
@@ -638,6 +662,16 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[ServerConfig, str]:
         )
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
+    try:
+        workers = workers_from_text(args.workers)
+        event_loop_factory(args.loop)
+    except (ValueError, LoopUnavailable) as error:
+        parser.error(str(error))
+    if workers > 1 and not reuse_port_available():
+        parser.error(
+            "--workers above 1 needs SO_REUSEPORT load balancing, which only Linux has; "
+            "here, run one server per port behind a load balancer"
+        )
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -645,6 +679,8 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[ServerConfig, str]:
         idle_timeout=args.idle_timeout,
         seed=args.seed,
         per_item=args.per_item,
+        workers=workers,
+        loop=args.loop,
     )
     return config, args.log_level
 
@@ -655,14 +691,25 @@ STOP_SIGNALS: Final = tuple(
 )
 
 
-async def serve(config: ServerConfig) -> None:
-    """Run the server until SIGINT, SIGTERM or SIGHUP, then shut down cleanly."""
+async def serve(
+    config: ServerConfig,
+    *,
+    on_listening: Callable[[tuple[str, int]], None] | None = None,
+) -> None:
+    """Run the server until SIGINT, SIGTERM or SIGHUP, then shut down cleanly.
+
+    Args:
+        config: what to serve, where.
+        on_listening: called with the address once the server listens.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     server = RandomIntegerServer(config)
-    server.start()
+    address = server.start()
+    if on_listening is not None:
+        on_listening(address)
     try:
         await stop.wait()
         log.info("shutting down: %d connection(s) open", len(server.connections))
@@ -671,16 +718,23 @@ async def serve(config: ServerConfig) -> None:
         server.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python examples/tcp_server.py``; returns the exit status."""
-    config, level = _parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Entry point of ``examples/tcp_server.py`` and ``rxrand-server``; returns the exit status.
+
+    ``prog`` names the program in usage and error lines (default: the script's name).
+    """
+    config, level = _parse_args(argv, prog)
     logging.basicConfig(
         level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if config.workers == 1
+        else LOG_FORMAT,
         stream=sys.stderr,
     )
+    if config.workers > 1:
+        return Supervisor(config, log_level=level).run()
     try:
-        asyncio.run(serve(config))
+        run_on(config.loop, serve(config))
     except OSError as error:
         log.error("cannot serve on %s:%d: %s", config.host, config.port, error)
         return 1

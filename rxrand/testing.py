@@ -19,18 +19,20 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, final
 
 from reactivex import Observable
 from reactivex.notification import Notification, OnCompleted, OnError, OnNext
 from reactivex.observable.marbles import parse
 from reactivex.testing import TestScheduler
+from typing_extensions import TypeVar
 
 from ._controlled import DEFAULT_CAPACITY, Controlled, ControlledSubscription, Overflow, controlled
 
 __all__ = ["RecordingSubscriber", "demand_diagram", "render_marbles"]
 
-_T = TypeVar("_T")
+# A default, so that ``RecordingSubscriber(initial=2)`` needs no annotation (PEP 696).
+_T = TypeVar("_T", default=Any)
 
 CANCEL = "x"
 

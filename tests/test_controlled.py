@@ -67,14 +67,19 @@ def test_controlled_pulls_lazily_through_map_filter_scan() -> None:
 
 
 def test_controlled_endless_source_generates_at_most_one_chunk_ahead() -> None:
+    # Counted at the source (numpy draws), not at the request.
+    source = random_integers(seed=2)
     probe = RecordingSubscriber[int]()
-    subscription = random_integers(seed=2).pipe(controlled()).subscribe(probe)
+    subscription = source.pipe(ops.map(lambda v: v), controlled()).subscribe(probe)
+    assert source.generated == 0
     probe.request(5)
     assert subscription.pulled == 5
-    probe.request(3)
-    assert subscription.pulled == 8
-    # The generator itself works a chunk at a time; never more than one ahead.
-    assert len(probe.values) == 8 <= CHUNK_SIZE
+    assert source.generated == CHUNK_SIZE
+    probe.request(CHUNK_SIZE - 5)
+    assert source.generated == CHUNK_SIZE  # exactly one chunk used up, none drawn ahead
+    probe.request(1)
+    assert source.generated == 2 * CHUNK_SIZE
+    assert len(probe.values) == CHUNK_SIZE + 1
 
 
 def test_controlled_rule_1_1_never_more_on_next_than_requested() -> None:
@@ -469,13 +474,20 @@ def test_controlled_subscriber_exception_cancels_and_reports() -> None:
         raise RuntimeError("subscriber bug")
 
     errors: list[Exception] = []
-    random_integers(seed=1).pipe(ops.do_action(generated.append), controlled()).subscribe(
-        explode,
-        errors.append,
-        on_subscribe=lambda s: s.request(10),
+    subscription = (
+        random_integers(seed=1)
+        .pipe(ops.do_action(generated.append), controlled())
+        .subscribe(
+            explode,
+            errors.append,
+            on_subscribe=lambda s: s.request(10),
+        )
     )
     assert [str(e) for e in errors] == ["subscriber bug"]
-    assert len(generated) == 1
+    # The burst in flight was granted against the demand of 10; nothing more.
+    assert 1 <= len(generated) <= 10
+    subscription.request(100)
+    assert len(generated) <= 10
 
 
 @pytest.mark.parametrize(
@@ -492,3 +504,69 @@ def test_controlled_rejects_bad_arguments_when_built(
 ) -> None:
     with pytest.raises(error, match=message):
         controlled(**kwargs)
+
+
+def test_controlled_request_accepts_numpy_integers() -> None:
+    import numpy as np
+
+    probe = RecordingSubscriber[int]()
+    random_integers(seed=1).pipe(controlled()).subscribe(probe)
+    probe.request(np.int64(3))  # type: ignore[arg-type]
+    assert len(probe.values) == 3
+    assert probe.errors == []
+
+
+def test_controlled_on_drop_sees_every_dropped_item() -> None:
+    dropped: list[int] = []
+    subject: Subject[int] = Subject()
+    probe = RecordingSubscriber[int]()
+    subscription = subject.pipe(
+        controlled(capacity=2, overflow=Overflow.DROP_OLDEST, on_drop=dropped.append)
+    ).subscribe(probe)
+    for value in range(5):
+        subject.on_next(value)
+    assert dropped == [0, 1, 2]
+    assert subscription.dropped == 3
+    probe.request(5)
+    assert probe.values == [3, 4]
+
+
+def test_controlled_rejects_an_on_drop_that_is_not_callable() -> None:
+    with pytest.raises(TypeError, match=r"^on_drop must be callable, got int$"):
+        controlled(on_drop=3)  # type: ignore[arg-type]
+
+
+def test_controlled_zip_with_never_parks_after_demand_plus_capacity() -> None:
+    source = random_integers(seed=1)
+    probe = RecordingSubscriber[Any]()
+    subscription = (
+        reactivex.zip(source, reactivex.never()).pipe(controlled(capacity=16)).subscribe(probe)
+    )
+    probe.request(10)
+    assert subscription.pulled <= 10 + 16
+    probe.request(10)
+    assert subscription.pulled <= 20 + 16
+
+
+def test_controlled_selective_filter_keeps_the_source_going() -> None:
+    # 1 in 50 passes: what the filter drops is written off whenever something arrives in
+    # the same burst, so the source keeps going however much was dropped in all.
+    source = random_integers(seed=1)
+    probe = RecordingSubscriber[int]()
+    source.pipe(ops.filter(lambda v: v % 50 == 0), controlled()).subscribe(probe)
+    probe.request(200)
+    assert len(probe.values) == 200
+    assert source.generated <= 200 * 50 * 2 + CHUNK_SIZE
+
+
+def test_controlled_a_stage_that_swallows_everything_parks_the_source() -> None:
+    # Nothing ever gets through: the source stops after demand + capacity, no spin, no hang.
+    source = random_integers(seed=1)
+    probe = RecordingSubscriber[int]()
+    subscription = source.pipe(ops.filter(lambda _: False), controlled(capacity=64)).subscribe(
+        probe
+    )
+    probe.request(5)
+    assert subscription.pulled <= 5 + 64
+    probe.request(5)  # more demand: as much more may go
+    assert subscription.pulled <= 10 + 64

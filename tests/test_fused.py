@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 import reactivex.operators as ops
 
-from rxrand import SocketObserver, controlled, random_integers
-from rxrand._fused import IntegerBatches, LineTable, batches_for
+from rxrand import (
+    CHUNK_SIZE,
+    ControlledSubscription,
+    Fusable,
+    IntegerBatches,
+    SocketObserver,
+    controlled,
+    random_integers,
+)
+from rxrand._fused import LineTable
 from rxrand.testing import RecordingSubscriber
 
 from .test_socket import read_all, run, tcp_pair
@@ -24,7 +33,7 @@ def per_item(count: int, **kwargs: int) -> list[int]:
 
 
 def test_fused_batches_yield_the_per_item_sequence_whatever_the_sizes() -> None:
-    batches = batches_for(random_integers(30_000, seed=8))
+    batches = random_integers(30_000, seed=8).open_batches()
     assert isinstance(batches, IntegerBatches)
     taken: list[int] = []
     for size in (1, 5000, 8191, 3, 100_000):
@@ -35,16 +44,14 @@ def test_fused_batches_yield_the_per_item_sequence_whatever_the_sizes() -> None:
 
 
 def test_fused_batches_never_exceed_the_count_or_the_request() -> None:
-    batches = batches_for(random_integers(10, seed=1))
-    assert batches is not None
+    batches = random_integers(10, seed=1).open_batches()
     assert batches.take(4).size == 4
     assert batches.take(100).size == 6
     assert batches.taken == 10
 
 
 def test_fused_batches_stop_when_closed() -> None:
-    batches = batches_for(random_integers(seed=1))
-    assert batches is not None
+    batches = random_integers(seed=1).open_batches()
     batches.take(10)
     batches.close()
     assert batches.exhausted
@@ -52,38 +59,81 @@ def test_fused_batches_stop_when_closed() -> None:
     assert batches.taken == 10
 
 
-def test_fused_only_for_random_integers_itself() -> None:
-    assert batches_for(random_integers(5).pipe(ops.map(lambda v: v))) is None
+def test_fused_only_random_integers_itself_is_fusable() -> None:
+    assert isinstance(random_integers(5), Fusable)
+    assert not isinstance(random_integers(5).pipe(ops.map(lambda v: v)), Fusable)
 
 
-def test_fused_subscription_fuses_only_during_on_subscribe() -> None:
-    fused: list[IntegerBatches | None] = []
-    publisher = random_integers(5, seed=1).pipe(controlled())
-    subscription = publisher.subscribe(
-        lambda _: None, on_subscribe=lambda s: fused.append(s.fuse())
-    )
-    assert fused[0] is not None
-    assert subscription.fuse() is None  # too late: not a second time
-    assert fused[0].take(2).size == 2
-    assert subscription.pulled == subscription.delivered == 2
+class BulkProbe:
+    """A bulk subscriber that records batches as they come."""
+
+    def __init__(self, initial: int = 0) -> None:
+        self.initial = initial
+        self.batches: list[Sequence[int]] = []
+        self.completed = False
+        self.subscription: ControlledSubscription[int] | None = None
+
+    def on_subscribe(self, subscription: ControlledSubscription[int]) -> None:
+        self.subscription = subscription
+        if self.initial:
+            subscription.request(self.initial)
+
+    def on_next(self, value: int) -> None:
+        raise AssertionError("a bulk subscriber gets batches")
+
+    def on_next_batch(self, batch: Sequence[int]) -> None:
+        self.batches.append(batch)
+
+    def on_error(self, error: Exception) -> None:
+        raise error
+
+    def on_completed(self) -> None:
+        self.completed = True
+
+
+def test_fused_bulk_subscriber_gets_numpy_batches_within_demand() -> None:
+    source = random_integers(20_000, seed=3)
+    probe = BulkProbe(initial=5)
+    subscription = source.pipe(controlled()).subscribe(probe)
+    assert subscription.fused
+    assert [len(batch) for batch in probe.batches] == [5]
+    assert isinstance(probe.batches[0], np.ndarray)
+    subscription.request(12_000)
+    subscription.request(10_000)
+    assert sum(map(len, probe.batches)) == 20_000
+    assert probe.completed
+    assert np.concatenate(probe.batches).tolist() == per_item(20_000, seed=3)
+    assert subscription.pulled == subscription.delivered == 20_000
+
+
+def test_fused_generates_at_most_one_chunk_beyond_demand() -> None:
+    source = random_integers(seed=3)
+    probe = BulkProbe(initial=5)
+    subscription = source.pipe(controlled()).subscribe(probe)
+    assert source.generated == CHUNK_SIZE  # one chunk, drawn for the first 5
+    subscription.request(CHUNK_SIZE)
+    assert source.generated == 2 * CHUNK_SIZE
     subscription.cancel()
-    assert fused[0].exhausted
+    subscription.request(CHUNK_SIZE)
+    assert source.generated == 2 * CHUNK_SIZE
 
 
 def test_fused_not_offered_through_operators() -> None:
-    fused: list[IntegerBatches | None] = []
-    probe = RecordingSubscriber[int]()
-
-    def on_subscribe(subscription: object) -> None:
-        fused.append(subscription.fuse())  # type: ignore[attr-defined]
-        probe.on_subscribe(subscription)  # type: ignore[arg-type]
-
-    random_integers(5, seed=1).pipe(ops.map(lambda v: v), controlled()).subscribe(
-        probe.on_next, probe.on_error, probe.on_completed, on_subscribe=on_subscribe
+    probe = BulkProbe(initial=5)
+    subscription = (
+        random_integers(5, seed=1).pipe(ops.map(lambda v: v), controlled()).subscribe(probe)
     )
-    assert fused == [None]
-    probe.request(5)
-    probe.expect_count(5).expect_completed()
+    assert not subscription.fused
+    assert [list(batch) for batch in probe.batches] == [per_item(5, seed=1)]
+    assert all(isinstance(batch, list) for batch in probe.batches)
+    assert probe.completed
+
+
+def test_fused_plain_subscriber_stays_on_the_per_item_path() -> None:
+    probe = RecordingSubscriber[int](initial=3)
+    subscription = random_integers(5, seed=1).pipe(controlled()).subscribe(probe)
+    assert not subscription.fused
+    probe.expect_values(*per_item(5, seed=1)[:3])
 
 
 @pytest.mark.parametrize(("low", "high"), [(0, 10_000), (-50, 50), (0, 2**40)])

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import pathlib
+import re
 import subprocess
 import sys
+import tarfile
+import zipfile
+
+import pytest
 
 import rxrand
 
@@ -14,7 +20,7 @@ PACKAGE = pathlib.Path(rxrand.__file__).parent
 
 def test_package_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(rxrand) if not name.startswith("_")}
-    modules = {"server", "testing"}
+    modules = {"client", "server", "testing"}
     assert set(rxrand.__all__) == public - modules
     assert sorted(rxrand.__all__) == sorted(set(rxrand.__all__))
 
@@ -25,7 +31,7 @@ def test_package_is_typed() -> None:
 
 def test_package_private_modules_are_re_exported() -> None:
     for module in PACKAGE.glob("_*.py"):
-        if module.name == "__init__.py":
+        if module.name.startswith("__"):  # __init__, __main__
             continue
         assert f"from .{module.stem} import" in (PACKAGE / "__init__.py").read_text(), module.name
 
@@ -59,3 +65,96 @@ def test_package_sans_io_core_loads_without_asyncio() -> None:
         "assert 'socket' not in sys.modules, 'socket imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_package_version_is_the_installed_metadata_version() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", rxrand.__version__)
+    assert importlib.metadata.version("rxrand") == rxrand.__version__
+
+
+def usage_line(*command: str) -> str:
+    done = subprocess.run(
+        [*command, "--help"], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.splitlines()[0]
+
+
+def test_package_python_m_rxrand_starts_the_server_cli() -> None:
+    assert usage_line(sys.executable, "-m", "rxrand").startswith("usage: python -m rxrand [-h]")
+
+
+def test_package_console_script_names_itself() -> None:
+    script = pathlib.Path(sys.executable).parent / "rxrand-server"
+    if not script.exists():
+        pytest.skip(f"rxrand is not installed with its scripts beside {sys.executable}")
+    assert usage_line(str(script)).startswith("usage: rxrand-server [-h]")
+
+
+def test_package_example_server_names_itself() -> None:
+    example = PACKAGE.parent / "examples" / "tcp_server.py"
+    assert usage_line(sys.executable, str(example)).startswith("usage: tcp_server.py [-h]")
+
+
+def test_package_bad_option_exits_2_naming_the_program() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rxrand", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "python -m rxrand: error: --port must be from 0 to 65535, got 70000"
+    )
+
+
+def test_package_long_description_has_no_repository_relative_image() -> None:
+    description = importlib.metadata.metadata("rxrand")["Description"]
+    assert description.startswith("# rxrand")
+    assert not re.search(r"!\[[^\]]*\]\((?!https?:)", description)
+
+
+@pytest.mark.slow
+def test_package_sdist_and_wheel_carry_license_tests_and_examples(
+    tmp_path: pathlib.Path,
+) -> None:
+    root = PACKAGE.parent
+    if not (root / "pyproject.toml").exists():
+        pytest.skip("not a source tree")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(root)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (sdist,) = tmp_path.glob("rxrand-*.tar.gz")
+    (wheel,) = tmp_path.glob("rxrand-*.whl")
+    with tarfile.open(sdist) as archive:
+        top = f"rxrand-{rxrand.__version__}/"
+        names = {name.removeprefix(top) for name in archive.getnames()}
+    for needed in (
+        "LICENSE",
+        "CHANGELOG.md",
+        "README.md",
+        "setup.py",
+        ".ci/run",
+        "tests/__init__.py",
+        "tests/conftest.py",
+        "tests/tck/__init__.py",
+        "tests/tck/verification.py",
+        "examples/tcp_server.py",
+        "rxrand/py.typed",
+    ):
+        assert needed in names, needed
+    assert not any("__pycache__" in name for name in names)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        info = f"rxrand-{rxrand.__version__}.dist-info/"
+        entry_points = archive.read(info + "entry_points.txt").decode()
+        metadata = archive.read(info + "METADATA").decode()
+    assert info + "licenses/LICENSE" in names
+    assert "rxrand/py.typed" in names
+    assert "rxrand-server = rxrand.server:main" in entry_points
+    assert "License-Expression: MIT" in metadata
+    assert "Requires-Dist: reactivex<7,>=4.0.4" in metadata
+    assert not any(name.startswith("tests/") for name in names)

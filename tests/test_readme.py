@@ -1,4 +1,10 @@
-"""The README's Python examples run as written (the ones that need no live socket)."""
+"""The README's Python examples: each runs on its own and prints what it says it prints.
+
+The convention, doctest-style: a line ``# prints: TEXT`` in a block stands for one line of
+standard output, in order, at that point of the example. A block's output must be exactly
+those lines (no ``# prints:`` means it prints nothing), and a block that prints nothing must
+check itself with ``assert``. Every block also passes ``mypy --strict`` as written.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,60 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+PRINTS = re.compile(r"^\s*# prints: ?(.*)$", re.MULTILINE)
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown text, with the line number each code starts at."""
+    return [
+        (text.count("\n", 0, match.start(1)) + 1, match.group(1))
+        for match in re.finditer(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+    ]
+
+
+def expected_output(block: str) -> str:
+    return "".join(line + "\n" for line in PRINTS.findall(block))
+
+
+BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
+IDS = [f"line{line}" for line, _ in BLOCKS]
 
 
 def test_readme_has_python_examples() -> None:
-    assert len(BLOCKS) >= 5
+    assert len(BLOCKS) >= 8
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index: int, capsys: pytest.CaptureFixture[str]) -> None:
-    if "sock" in BLOCKS[index]:
-        pytest.skip("needs a connected socket: covered by tests/test_socket.py")
-    # Blocks build on each other, like a session: run the earlier ones first.
-    namespace: dict[str, object] = {}
-    for number, block in enumerate(BLOCKS[: index + 1]):
-        if "sock" not in block:
-            exec(compile(block, f"README block {number}", "exec"), namespace)
-    capsys.readouterr()
+def test_readme_expected_output_convention() -> None:
+    block = "print(1)\n# prints: 1\nx = 2  # not output\n    # prints: two words\n# prints:\n"
+    assert expected_output(block) == "1\ntwo words\n\n"
+
+
+@pytest.mark.parametrize(("line", "block"), BLOCKS, ids=IDS)
+def test_readme_example_checks_something(line: int, block: str) -> None:
+    assert PRINTS.search(block) or re.search(r"^\s*assert ", block, re.MULTILINE), (
+        f"README line {line}: the example neither asserts nor shows what it prints"
+    )
+
+
+@pytest.mark.parametrize(("line", "block"), BLOCKS, ids=IDS)
+def test_readme_example_prints_what_it_says(
+    line: int, block: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each block on its own, in a fresh namespace: its imports must be inside it.
+    namespace: dict[str, object] = {"__name__": "__readme__"}
+    exec(compile(block, f"README.md line {line}", "exec"), namespace)
+    assert capsys.readouterr().out == expected_output(block)
+
+
+def test_readme_examples_pass_mypy_strict(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api", reason="mypy is in the [lint] extra")
+    files = []
+    for line, block in BLOCKS:
+        path = tmp_path / f"readme_line_{line}.py"
+        path.write_text(block, encoding="utf-8")
+        files.append(str(path))
+    cache = Path(__file__).resolve().parent.parent / ".mypy_cache"
+    stdout, stderr, status = api.run(
+        ["--strict", "--no-error-summary", "--cache-dir", str(cache), *files]
+    )
+    assert status == 0, stdout + stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import reactivex
 import reactivex.operators as ops
@@ -37,8 +39,15 @@ def test_random_integers_low_equal_high_is_constant() -> None:
 
 
 def test_random_integers_handles_64_bit_bounds() -> None:
+    # The whole signed 64-bit range: values reach both far ends (not clipped, not wrapped).
     values = collect(random_integers(100, low=-(2**63), high=2**63 - 1, seed=1))
-    assert all(-(2**63) <= v <= 2**63 - 1 for v in values)
+    assert min(values) < -(2**62)
+    assert max(values) > 2**62
+    # And the very top of it, inclusive: every value of a 3-wide range shows up.
+    top = collect(random_integers(300, low=2**63 - 3, high=2**63 - 1, seed=1))
+    assert set(top) == {2**63 - 3, 2**63 - 2, 2**63 - 1}
+    bottom = collect(random_integers(300, low=-(2**63), high=-(2**63) + 2, seed=1))
+    assert set(bottom) == {-(2**63), -(2**63) + 1, -(2**63) + 2}
     assert all(type(v) is int for v in values)
 
 
@@ -146,3 +155,74 @@ def test_random_integers_rejects_bad_arguments_at_the_call(
 ) -> None:
     with pytest.raises(error, match=message):
         random_integers(**kwargs)  # type: ignore[arg-type]
+
+
+def test_random_integers_accepts_numpy_integers_but_not_bool() -> None:
+    import numpy as np
+
+    assert collect(random_integers(np.int64(3), seed=np.int64(1))) == collect(
+        random_integers(3, seed=1)
+    )
+    with pytest.raises(TypeError, match=r"^count must be an int, got bool$"):
+        random_integers(True)
+
+
+def test_random_integers_small_count_draws_only_the_count() -> None:
+    source = random_integers(3, seed=1)
+    assert len(collect(source)) == 3
+    assert source.generated == 3
+    assert source.streams == 1
+
+
+def test_from_iterable_reads_only_against_demand() -> None:
+    from rxrand import controlled, from_iterable
+    from rxrand.testing import RecordingSubscriber
+
+    read: list[int] = []
+
+    def numbers() -> Iterator[int]:
+        for value in range(100):
+            read.append(value)
+            yield value
+
+    probe = RecordingSubscriber[int]()
+    from_iterable(numbers()).pipe(controlled()).subscribe(probe)
+    assert read == []
+    probe.request(3)
+    assert probe.values == [0, 1, 2]
+    assert read == [0, 1, 2, 3]  # one ahead, to know whether the stream ends there
+    probe.request(200)
+    probe.expect_completed()
+    assert len(probe.values) == 100
+
+
+def test_from_iterable_pushed_yields_between_bursts() -> None:
+    import itertools
+
+    from rxrand import from_iterable
+
+    # A plain subscription of an endless iterator: take() stops it, because the disposable
+    # exists before the first item and each burst is its own scheduled action.
+    taken = from_iterable(itertools.count()).pipe(ops.take(1000), ops.to_list()).run()
+    assert taken == list(range(1000))
+
+
+def test_from_iterable_error_reaches_on_error() -> None:
+    from rxrand import from_iterable
+
+    def broken() -> Iterator[int]:
+        yield 1
+        raise ValueError("broken iterator")
+
+    errors: list[Exception] = []
+    values: list[int] = []
+    from_iterable(broken()).subscribe(values.append, errors.append)
+    assert values == [1]
+    assert [str(e) for e in errors] == ["broken iterator"]
+
+
+def test_from_iterable_rejects_a_non_iterable_when_called() -> None:
+    from rxrand import from_iterable
+
+    with pytest.raises(TypeError, match=r"^from_iterable\(\) takes an iterable, got int$"):
+        from_iterable(5)  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ Run from anywhere (127.0.0.1 only; every step is bounded in time)::
 Servers (columns): ``seed`` (servers/seed_twisted.py, the Twisted producer example this
 project started from), ``asyncio`` (servers/asyncio_streams.py), ``rxrand`` and
 ``rxrand-per-item`` (examples/tcp_server.py, when it exists / has ``--per-item``),
+``rxrand-2w`` (``--workers 2``: two processes on one port), ``rxrand-uvloop`` (``--loop
+uvloop``, when uvloop is installed),
 ``ceiling`` (servers/ceiling.py, the fastest plain Python we know) and ``blast``
 (servers/blast.py, replays a precomputed buffer: the measuring client's own limit).
 
@@ -42,6 +44,7 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -103,7 +106,7 @@ class Config:
             fast_cap=2_000_000 if quick else 20_000_000,
             calibration_count=50_000 if quick else 200_000,
             clients=100,
-            per_client_cap=10_000 if quick else 100_000,
+            per_client_cap=args.many_count or (10_000 if quick else 100_000),
             many_seconds=2.0 if quick else 8.0,
             slow_seconds=args.slow_seconds or (4.0 if quick else 15.0),
             slow_rate=200_000.0,
@@ -165,6 +168,26 @@ def discover_servers(notes: list[str]) -> list[ServerSpec]:
                 )
             else:
                 notes.append("rxrand-per-item skipped: tcp_server.py has no --per-item yet")
+            if "--workers" in help_text:
+                specs.append(
+                    ServerSpec(
+                        "rxrand-2w",
+                        (*base, "--workers", "2"),
+                        REPO,
+                        "examples/tcp_server.py --workers 2 (SO_REUSEPORT)",
+                    )
+                )
+            if "--loop" in help_text and importlib.util.find_spec("uvloop") is not None:
+                specs.append(
+                    ServerSpec(
+                        "rxrand-uvloop",
+                        (*base, "--loop", "uvloop"),
+                        REPO,
+                        "examples/tcp_server.py --loop uvloop",
+                    )
+                )
+            elif "--loop" in help_text:
+                notes.append("rxrand-uvloop skipped: uvloop is not installed")
     else:
         notes.append("rxrand skipped: examples/tcp_server.py does not exist yet")
     specs += [
@@ -268,15 +291,34 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def tree(self) -> list[psutil.Process]:
+        """The server and its live descendants (the workers of ``--workers N``)."""
+        try:
+            return [self.ps, *self.ps.children(recursive=True)]
+        except psutil.Error:
+            return [self.ps]
+
+    def _sum(self, of: Callable[[psutil.Process], float]) -> float:
+        total = 0.0
+        for p in self.tree():
+            with contextlib.suppress(psutil.Error, OSError):
+                total += of(p)
+        return total
+
     def cpu(self) -> float:
-        t = self.ps.cpu_times()
-        return float(t.user + t.system)
+        """CPU seconds of the whole tree, reaped children included."""
+
+        def used(p: psutil.Process) -> float:
+            t = p.cpu_times()
+            return float(t.user + t.system + t.children_user + t.children_system)
+
+        return self._sum(used)
 
     def rss(self) -> int:
-        return int(self.ps.memory_info().rss)
+        return int(self._sum(lambda p: p.memory_info().rss))
 
     def fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+        return int(self._sum(lambda p: len(os.listdir(f"/proc/{p.pid}/fd"))))
 
     def stderr_tail(self, n: int = 400) -> str:
         try:
@@ -492,6 +534,47 @@ def measure_slow(servers: Sequence[ServerProcess], cfg: Config) -> dict[str, Jso
     return results
 
 
+def _identity(value: int) -> int:
+    return value
+
+
+def measure_chain(count: int = 1_000_000) -> float:
+    """CPU seconds per million integers of the per-item path's reactivex chain alone.
+
+    The same chain as ``tcp_server.py --per-item``, in this process and without rxrand:
+    integers made by numpy in chunks of 8192 and emitted by the leanest reactivex source
+    there is (``reactivex.create`` with a loop calling ``on_next``; ``from_iterable`` costs
+    about 15 % more), then ``ops.map(identity)``, then an Observer that appends to a list
+    (emptied every 8192). What the server spends beyond this is rxrand's own share (the
+    request operator, the socket Observer, the write cycle) plus the I/O floor (generate,
+    encode, send: the ceiling's CPU per million).
+    """
+    import numpy as np
+    import reactivex
+    import reactivex.operators as ops
+    from reactivex import abc
+
+    rng = np.random.default_rng(1)
+    chunk = 8192
+    sink: list[int] = []
+
+    def on_next(value: int) -> None:
+        sink.append(value)
+        if len(sink) >= chunk:
+            sink.clear()
+
+    def emit(observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None) -> None:
+        push = observer.on_next
+        for start in range(0, count, chunk):
+            for value in rng.integers(0, 10001, size=min(chunk, count - start)).tolist():
+                push(value)
+        observer.on_completed()
+
+    cpu0 = time.process_time()
+    reactivex.create(emit).pipe(ops.map(_identity)).subscribe(on_next)
+    return (time.process_time() - cpu0) / (count / 1e6)
+
+
 def measure_abort(server: ServerProcess, cfg: Config) -> Json:
     try:
         bench_client.abort(HOST, server.port, HUGE, cfg.abort_read)
@@ -565,7 +648,9 @@ def one_round(run: Run, r: int, logdir: Path) -> Json:
         "many": {},
         "slow": {},
         "abort": {},
+        "chain_cpu_per_m": measure_chain(),
     }
+    log(f"  chain reactivex alone, in process: {record['chain_cpu_per_m']:.3f} CPU s per M")
     with running(run.specs, logdir) as procs:
         ready: dict[str, ServerProcess] = {}
         for name, p in procs.items():
@@ -695,10 +780,26 @@ def summarize(run: Run) -> Json:
         s["measured_rounds"] = sum(name in rec["fast"] for rec in run.rounds)
         out[name] = s
     for s in out.values():
-        for ref in ("seed", "ceiling"):
+        for ref in ("seed", "ceiling", "rxrand"):
             for key in ("fast_rate", "cpu_per_m", "many_rate"):
                 other = out.get(ref, {}).get(key + "_rounds")
                 s[f"{key}_vs_{ref}"] = _ratios(s[key + "_rounds"], other)
+    chain = [rec.get("chain_cpu_per_m") for rec in run.rounds]
+    floor = out.get("ceiling", {}).get("cpu_per_m_rounds") or [None] * len(chain)
+    for name, s in out.items():
+        s["chain_cpu_per_m"] = _median(chain) if "per-item" in name else None
+        s["per_item_share"] = s["per_item_share_less_floor"] = None
+        if "per-item" not in name:
+            continue
+        # rxrand's own share of the per-item CPU, as a fraction of what reactivex costs.
+        shares, less_floor = [], []
+        for mine, c, f in zip(s["cpu_per_m_rounds"], chain, floor, strict=True):
+            if mine is not None and c:
+                shares.append((mine - c) / c)
+                if f is not None:
+                    less_floor.append((mine - f - c) / c)
+        s["per_item_share"] = _median(shares)
+        s["per_item_share_less_floor"] = _median(less_floor)
     return out
 
 
@@ -768,6 +869,12 @@ def render_markdown(run: Run, summary: Json, meta: Json) -> str:
         ("time to first byte (ms)", m("fast_ttfb_s", 1e3)),
         ("server CPU s per M integers", m("cpu_per_m")),
         ("  vs seed", ratio("cpu_per_m_vs_seed")),
+        ("the same reactivex chain alone, in process (CPU s per M)", m("chain_cpu_per_m")),
+        ("  rxrand's share, %: (server - chain) / chain", m("per_item_share", 100)),
+        (
+            "  less the ceiling's I/O floor, %: (server - ceiling - chain) / chain",
+            m("per_item_share_less_floor", 100),
+        ),
         ("measuring client busy % (CPU/wall)", m("client_busy", 100)),
         (
             "exact count (rounds)",
@@ -780,6 +887,7 @@ def render_markdown(run: Run, summary: Json, meta: Json) -> str:
         ("aggregate integers/s (M)", m("many_rate", 1e-6)),
         ("  vs seed", ratio("many_rate_vs_seed")),
         ("  vs ceiling", ratio("many_rate_vs_ceiling", pct=True)),
+        ("  vs rxrand (one worker)", ratio("many_rate_vs_rxrand")),
         (
             "clients with exact count",
             lambda n: f"{summary[n]['many_exact']}/{summary[n]['many_total']}",
@@ -1015,6 +1123,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=None,
         help="target seconds per fast measurement (N is capped at 20M)",
+    )
+    p.add_argument(
+        "--many-count",
+        type=int,
+        default=None,
+        help="most integers per client in the 100-client figure (default 100,000; more "
+        "gives longer, steadier measurements, e.g. for --workers)",
     )
     p.add_argument("--slow-seconds", type=float, default=None)
     p.add_argument(

@@ -344,3 +344,41 @@ def test_socket_import_rxrand_works_without_fcntl() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
+
+
+def test_socket_observer_hands_items_across_threads_once_per_burst() -> None:
+    """Not one ``call_soon_threadsafe`` per item: one per burst that finds the loop idle."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        handoffs = [0]
+        original = loop.call_soon_threadsafe
+
+        def counting(callback, *args, **kwargs):  # type: ignore[no-untyped-def]
+            handoffs[0] += 1
+            return original(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        with tcp_pair() as (server, client):
+            subject: Subject[int] = Subject()
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+
+            def produce() -> None:
+                for value in range(1000):
+                    subject.on_next(value)
+
+            await loop.run_in_executor(None, produce)
+            handed = handoffs[0]
+            subject.on_completed()
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        assert data == b"".join(b"%d\r\n" % v for v in range(1000))
+        assert handed <= 20, handed
+
+    run(scenario)

@@ -162,9 +162,12 @@ def test_server_request_before_the_prompt_is_read(
     assert_integer_lines(data[len(PROMPT) :], 7)
 
 
+@pytest.mark.parametrize("watcher", [True, False])
 def test_server_half_closed_client_still_receives_its_integers(
-    make_server: Callable[..., RunningServer],
+    make_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch, watcher: bool
 ) -> None:
+    if not watcher:
+        monkeypatch.setattr(HangupWatcher, "create", staticmethod(lambda loop: None))
     server = make_server()
     with server.connect() as sock:
         sock.sendall(b"50000\n")

@@ -382,3 +382,27 @@ def test_socket_observer_hands_items_across_threads_once_per_burst() -> None:
         assert handed <= 20, handed
 
     run(scenario)
+
+
+@pytest.mark.parametrize(("low", "high"), [(-(10**12), 10**12), (5, 9), (0, 10_000)])
+def test_socket_observer_any_range_takes_the_fused_path(low: int, high: int) -> None:
+    """Item 7: any [low, high] travels in bulk and is encoded in bulk, not only [0, 10000]."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            source = random_integers(50_000, low=low, high=high, seed=4)
+            source.pipe(controlled()).subscribe(observer)
+            assert observer.fused
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        expected = random_integers(50_000, low=low, high=high, seed=4).pipe(ops.to_list()).run()
+        assert data == b"".join(b"%d\r\n" % v for v in expected)
+        assert finished == [None]
+
+    run(scenario)

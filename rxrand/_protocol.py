@@ -16,6 +16,7 @@ Phases and their transitions (all in :meth:`ServerProtocol.handle`)::
                                               (finish the line begun, send ``error: ...``)
     ENDING --output drained--> CLOSING (FIN sent)      ENDING --grace over--> Abort (RST)
     any phase --connection lost--> CLOSED
+    any phase --CloseNow--> CLOSED (Abort while STREAMING or ENDING, else Close)
 
 The truncation rule: a client gets every integer it asked for and then a
 clean close, or it can tell the stream was cut short. So an early end
@@ -58,6 +59,7 @@ __all__ = [
     "Abort",
     "Action",
     "Close",
+    "CloseNow",
     "ConnectionLostEvent",
     "Data",
     "Drained",
@@ -168,7 +170,14 @@ class ShutdownRequested:
     """The server is going down."""
 
 
-Event = Data | Drained | StreamEnded | ConnectionLostEvent | Tick | ShutdownRequested
+@dataclass(frozen=True, slots=True)
+class CloseNow:
+    """The owner closes the connection at once (the server closes, or setup failed)."""
+
+    reason: str
+
+
+Event = Data | Drained | StreamEnded | ConnectionLostEvent | Tick | ShutdownRequested | CloseNow
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +285,12 @@ class ServerProtocol:
         if isinstance(event, ConnectionLostEvent):
             reason = self._end_reason if phase is Phase.CLOSING else f"lost ({event.reason})"
             return self._close(reason)
+        if isinstance(event, CloseNow):
+            # The truncation rule still holds: a stream or a last line cut here
+            # ends with a reset, never with a clean FIN.
+            if phase is Phase.STREAMING or phase is Phase.ENDING:
+                return self._abort(event.reason)
+            return self._close(event.reason)
         if isinstance(event, Data):
             self.received += len(event.data)
         limits = self._limits

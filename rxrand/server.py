@@ -37,6 +37,7 @@ from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory, run_on
 from ._protocol import (
     Abort,
     Action,
+    CloseNow,
     ConnectionLostEvent,
     Data,
     Drained,
@@ -176,19 +177,10 @@ class Connection:
         log.info("open peer=%s", self.peer)
         self._step(self._protocol.start())
 
-    def close(self, reason: str, *, abort: bool | None = None) -> None:
-        """Close now and forget the connection. Idempotent.
-
-        Args:
-            abort: Reset instead of a clean close; by default when a stream or
-                a last line was cut short (the truncation rule).
-        """
-        if self._closed:
-            return
-        if abort is None:
-            abort = self._protocol.phase in (Phase.STREAMING, Phase.ENDING)
-        self._protocol.close_reason = reason
-        self._release(reason, abort=abort)
+    def close(self, reason: str) -> None:
+        """Close now and forget the connection (a reset if a stream is cut). Idempotent."""
+        if not self._closed:
+            self._feed(CloseNow(reason))
 
     def shutdown(self) -> None:
         """The server is going down: end politely (bounded), as the protocol says."""

@@ -9,6 +9,7 @@ from rxrand._protocol import (
     Abort,
     Action,
     Close,
+    CloseNow,
     ConnectionLostEvent,
     Data,
     Drained,
@@ -249,3 +250,13 @@ def test_protocol_limits_reject_infinite_or_non_positive_timeouts() -> None:
     for bad in (0.0, -1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match=r"^idle_timeout must be finite and > 0, got "):
             ProtocolLimits(idle_timeout=bad)
+
+
+def test_protocol_close_now_resets_a_cut_stream_but_closes_an_idle_prompt() -> None:
+    """The truncation rule holds when the owner closes at once, too."""
+    asking = started()
+    assert asking.handle(CloseNow("server shutdown"), 1.0) == [Close("server shutdown")]
+    streaming = started()
+    stream(streaming)
+    assert streaming.handle(CloseNow("server shutdown"), 1.0) == [Abort("server shutdown")]
+    assert streaming.close_reason == "server shutdown"

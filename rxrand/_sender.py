@@ -239,6 +239,8 @@ class Sender:
                     self.kernel_full += 1
                     return  # still registered: wait for the next writable
                 self._start = self._end = 0
+            elif len(self._extra[0]) <= SEND_BUFFER_BYTES:
+                self._refill()
             else:
                 chunk = self._extra[0]
                 sent = self._send(chunk)
@@ -253,6 +255,22 @@ class Sender:
         self._registered = False
         self._loop.remove_writer(self._fd)
         self.on_ready()
+
+    def _refill(self) -> None:
+        """Move queued writes into the (empty) buffer, as many as fit: one send for many."""
+        view = self._view
+        assert view is not None
+        extra = self._extra
+        end = 0
+        taken = 0
+        while taken < len(extra) and end + len(extra[taken]) <= SEND_BUFFER_BYTES:
+            chunk = extra[taken]
+            view[end : end + len(chunk)] = chunk
+            end += len(chunk)
+            taken += 1
+        del extra[:taken]
+        self._extra_bytes -= end
+        self._start, self._end = 0, end
 
     def _lose(self, lost: ConnectionLost) -> None:
         self.lost = lost

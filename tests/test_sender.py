@@ -55,7 +55,7 @@ def test_sender_keeps_order_across_partial_writes_and_calls_ready_once_empty() -
             sender = Sender(server)
             ready: list[int] = []
             sender.on_ready = lambda: ready.append(sender.pending)
-            lines = [b"%06d\r\n" % i for i in range(20_000)]
+            lines = [b"%06d\r\n" % i for i in range(10_000)]
             for line in lines:
                 sender.write(line)
             assert sender.pending > 0

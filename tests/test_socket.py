@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -15,11 +16,13 @@ import pytest
 import reactivex.operators as ops
 from reactivex.subject import Subject
 
+import rxrand._socket
 from rxrand import (
     KERNEL_BUDGET,
     WINDOW_BYTES,
     ConnectionLost,
     SocketObserver,
+    acked_bytes,
     controlled,
     random_integers,
     unsent_bytes,
@@ -380,3 +383,24 @@ def test_socket_observer_any_range_takes_the_fused_path(low: int, high: int) -> 
         assert finished == [None]
 
     run(scenario)
+
+
+def test_socket_acked_bytes_counts_what_the_client_acknowledged_with_fallbacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The idle clock's progress: TCP_INFO, else SIOCOUTQ, else what the kernel accepted."""
+    with tcp_pair() as (server, _client):
+        server.setblocking(False)
+        written = 0
+        try:
+            while True:
+                written += server.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        time.sleep(0.05)  # acknowledgements come back
+        exact = acked_bytes(server, written)
+        assert 0 < exact < written  # the client read nothing: part is still unacknowledged
+        monkeypatch.setattr(rxrand._socket, "_TCP_INFO", None)
+        assert acked_bytes(server, written) == exact  # written - SIOCOUTQ
+        monkeypatch.setattr(rxrand._socket, "fcntl", None)
+        assert acked_bytes(server, written) == written  # the portable approximation

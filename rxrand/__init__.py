@@ -20,21 +20,17 @@ from ._controlled import (
     controlled,
 )
 from ._demand import UNBOUNDED
+from ._encode import INT_LINES, BatchEncoder, IntLines, encode_int_array
 from ._errors import ConnectionLost
 from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
 from ._fused import LineTable
 from ._fusion import BatchSource, BulkSubscriber, Fusable
 from ._hops import observe_on, subscribe_on
 from ._loop_producer import LoopProducer
+from ._protocol import ProtocolLimits, ServerProtocol
+from ._sender import Sender
 from ._share import share
-from ._socket import (
-    KERNEL_BUDGET,
-    NOTSENT_LOWAT,
-    WINDOW_BYTES,
-    SocketObserver,
-    WriterStats,
-    unsent_bytes,
-)
+from ._socket import SocketObserver, WriterStats, acked_bytes, unsent_bytes
 from ._socket_source import RECV_BYTES, LineTooLongError, SocketLines, socket_lines
 from ._source import (
     CHUNK_SIZE,
@@ -46,6 +42,7 @@ from ._source import (
     random_integers,
 )
 from ._supervisor import RestartBudget, Supervisor, usable_cores
+from ._window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
 from ._wire import (
     MAX_LINE_LENGTH,
     NEED_DATA,
@@ -64,6 +61,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PREFETCH",
     "EVENT_LOOPS",
+    "INT_LINES",
     "KERNEL_BUDGET",
     "MAX_LINE_LENGTH",
     "NEED_DATA",
@@ -74,6 +72,7 @@ __all__ = [
     "WINDOW_BYTES",
     "AsyncDemandIterator",
     "BadCount",
+    "BatchEncoder",
     "BatchSource",
     "BufferOverflowError",
     "BulkSubscriber",
@@ -86,7 +85,9 @@ __all__ = [
     "FromAsyncIterable",
     "FromIterable",
     "Fusable",
+    "IntLines",
     "IntegerBatches",
+    "KernelWindow",
     "Line",
     "LineDecoder",
     "LineTable",
@@ -95,18 +96,23 @@ __all__ = [
     "LoopProducer",
     "LoopUnavailable",
     "Overflow",
+    "ProtocolLimits",
     "PullEmitter",
     "PullProducer",
     "RandomIntegers",
     "RestartBudget",
+    "Sender",
+    "ServerProtocol",
     "SocketLines",
     "SocketObserver",
     "Subscriber",
     "Supervisor",
     "UpstreamIgnoredCancelError",
     "WriterStats",
+    "acked_bytes",
     "controlled",
     "demand_channel_of",
+    "encode_int_array",
     "encode_int_line",
     "error_line",
     "event_loop_factory",

@@ -17,7 +17,11 @@ from ._source import IntegerBatches
 __all__ = ["IntegerBatches", "LineTable"]
 
 #: Largest range that gets an encoding table (the default [0, 10000] has 10,001).
-_MAX_TABLE_VALUES: Final = 1 << 20
+#: Building one takes ~2 ms on the loop; wider ranges are encoded arithmetically
+#: (rxrand._encode.encode_int_array), never by a table built on the hot path.
+_MAX_TABLE_VALUES: Final = 1 << 14
+#: Tables kept at once (each at most 16,384 lines of <= 22 bytes: 352 KiB).
+_TABLES_CACHED: Final = 8
 
 _IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -43,7 +47,7 @@ class LineTable:
         self._low = low
 
     @staticmethod
-    @functools.cache
+    @functools.lru_cache(maxsize=_TABLES_CACHED)
     def for_range(low: int, high: int) -> LineTable | None:
         """A (shared) table for [low, high], or ``None`` if the range is too wide for one."""
         if high - low + 1 > _MAX_TABLE_VALUES:

@@ -1,20 +1,24 @@
 """The socket Observer: writes a stream into a TCP socket and requests more when the kernel drains.
 
-Data flows one way (items -> encoder -> ``send``), demand flows back one way
-(kernel has room -> ``request(n)``). The writer holds at most one window of
-encoded bytes in user space, and, where Linux lets it see into the kernel,
-keeps the bytes queued there but not yet sent under a small budget too:
+Data flows one way (items -> encoder -> :class:`~rxrand._sender.Sender` ->
+kernel), demand flows back one way (kernel has room ->
+:class:`~rxrand.KernelWindow` -> ``request(n)``). The observer itself only
+adapts: it takes items (one by one or in batches, on any thread), hands them
+to the loop once per burst, and asks the window how many more to request.
+
+Where Linux lets it see into the kernel, the unsent bytes queued there stay
+under a small budget too:
 
 * ``TCP_NOTSENT_LOWAT`` makes "writable" mean "fewer than ``NOTSENT_LOWAT``
   unsent bytes queued", instead of "the 4 MB send buffer has room";
 * ``SIOCOUTQNSD`` reads the unsent bytes, and each request is sized from the
-  room left under ``KERNEL_BUDGET`` and the largest encoded item size seen
-  (7 bytes for the default encoding).
+  room left under ``KERNEL_BUDGET`` and the largest encoded item seen.
 
-Per connection, then: user space <= ``WINDOW_BYTES`` (+ one item), kernel
-unsent bytes <= ``NOTSENT_LOWAT + WINDOW_BYTES`` <= ``KERNEL_BUDGET``. Where
-the two options are missing the writer still never holds more than one
-window, and the kernel buffers up to its ``SO_SNDBUF``.
+This module also holds the other kernel queries the server needs (bytes the
+client acknowledged, for the idle clock) and the hang-up watcher that lets a
+streaming connection stop reading its input. They are POSIX (Linux for the
+precise parts); importing this module never fails where ``fcntl`` or
+``select.epoll`` are missing, the queries just answer ``None``.
 """
 
 from __future__ import annotations
@@ -22,28 +26,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import fcntl
 import logging
+import select
 import socket
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Final, Generic, TypeVar, final
 
-import numpy as np
-
 from ._controlled import ControlledSubscription
-from ._errors import ConnectionLost, translate_os_error
-from ._fused import LineTable
+from ._encode import Batch, BatchEncoder, batch_encoder
+from ._errors import ConnectionLost
+from ._sender import Sender
+from ._window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
 from ._wire import encode_int_line
 
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # not POSIX: no kernel queries, the portable fallbacks apply
+    fcntl = None
+
 __all__ = [
-    "KERNEL_BUDGET",
-    "NOTSENT_LOWAT",
-    "WINDOW_BYTES",
+    "HangupWatcher",
     "SocketObserver",
     "WriterStats",
+    "acked_bytes",
     "configure_stream_socket",
     "unsent_bytes",
 ]
@@ -52,28 +62,17 @@ _T = TypeVar("_T")
 
 log = logging.getLogger("rxrand.socket")
 
-#: Most encoded bytes held in user space per connection (one request's worth).
-WINDOW_BYTES: Final = 64 * 1024
-#: TCP_NOTSENT_LOWAT: the socket reports writable below this many unsent bytes.
-NOTSENT_LOWAT: Final = 32 * 1024
-#: A request never brings the kernel's unsent bytes above this.
-KERNEL_BUDGET: Final = NOTSENT_LOWAT + WINDOW_BYTES
 #: Linux ioctl: bytes in the send queue not yet sent (linux/sockios.h).
 SIOCOUTQNSD: Final = 0x894B
-#: Assumed largest encoded item before any was seen (``b"10000\r\n"`` is 7).
-_INITIAL_ITEM_SIZE: Final = 8
-
-_DEFAULT_HIGH: Final = 10_000
-_DEFAULT_LINES: Final = LineTable(0, _DEFAULT_HIGH)
-
+#: Linux ioctl (TIOCOUTQ): bytes in the send queue not yet acknowledged.
+SIOCOUTQ: Final = 0x5411
 _TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+_TCP_INFO: Final[int | None] = getattr(socket, "TCP_INFO", None)
+#: struct tcp_info (linux/tcp.h): tcpi_bytes_acked is the u64 at offset 120 (Linux 4.1+).
+_BYTES_ACKED_OFFSET: Final = 120
+_TCP_INFO_SIZE: Final = 256
+_U64: Final = struct.Struct("=Q")
 _INT: Final = struct.Struct("i")
-
-
-def _concatenate(parts: list[Any]) -> Any:
-    if all(isinstance(part, np.ndarray) for part in parts):
-        return np.concatenate(parts)
-    return [item for part in parts for item in part]
 
 
 def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> bool:
@@ -94,25 +93,112 @@ def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> 
     return True
 
 
-def unsent_bytes(sock: socket.socket) -> int | None:
-    """Bytes queued in the kernel and not yet sent (``SIOCOUTQNSD``); ``None`` if unknown."""
+def _ioctl_int(sock: socket.socket, request: int) -> int | None:
+    if fcntl is None:
+        return None
     try:
-        raw = fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, b"\0\0\0\0")
-    except OSError:
+        raw = fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0")
+    except (OSError, ValueError):
         return None
     value: int = _INT.unpack(raw)[0]
     return value
 
 
+def unsent_bytes(sock: socket.socket) -> int | None:
+    """Bytes queued in the kernel and not yet sent (``SIOCOUTQNSD``); ``None`` if unknown."""
+    return _ioctl_int(sock, SIOCOUTQNSD)
+
+
+def acked_bytes(sock: socket.socket, written: int) -> int:
+    """How many bytes the client's TCP has acknowledged: the progress of a stream.
+
+    ``TCP_INFO``'s ``tcpi_bytes_acked`` where Linux has it; else ``written``
+    (what the kernel accepted) minus ``SIOCOUTQ`` (what it still holds,
+    unacknowledged); else ``written`` itself, the portable approximation.
+    """
+    if _TCP_INFO is not None:
+        try:
+            info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
+        except (OSError, ValueError):
+            info = b""
+        if len(info) >= _BYTES_ACKED_OFFSET + 8:
+            acked: int = _U64.unpack_from(info, _BYTES_ACKED_OFFSET)[0]
+            return acked
+    queued = _ioctl_int(sock, SIOCOUTQ)
+    if queued is not None:
+        return written - queued
+    return written
+
+
+@final
+class HangupWatcher:
+    """Tells when a peer resets or closes, without reading its input (Linux ``epoll``).
+
+    A streaming connection does not read (so a client that floods input is
+    pushed back by TCP flow control, at no CPU cost); one ``epoll`` file
+    descriptor per server watches every such socket for ``EPOLLRDHUP``
+    (the peer half-closed: the stream goes on) and ``EPOLLHUP``/``EPOLLERR``
+    (reset or failed: ``on_hangup`` is called). :meth:`create` returns
+    ``None`` where ``select.epoll`` is missing; the server then reads with a
+    budget instead.
+    """
+
+    __slots__ = ("_callbacks", "_epoll", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, epoll: Any) -> None:
+        self._loop = loop
+        self._epoll = epoll
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        loop.add_reader(epoll.fileno(), self._on_events)
+
+    @staticmethod
+    def create(loop: asyncio.AbstractEventLoop) -> HangupWatcher | None:
+        epoll_type = getattr(select, "epoll", None)
+        if epoll_type is None or not hasattr(select, "EPOLLRDHUP"):
+            return None
+        return HangupWatcher(loop, epoll_type())
+
+    def watch(self, fd: int, on_hangup: Callable[[], None]) -> None:
+        """Call ``on_hangup`` once when ``fd`` is reset or fails; idempotent."""
+        if fd in self._callbacks:
+            return
+        self._epoll.register(fd, select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR)
+        self._callbacks[fd] = on_hangup
+
+    def unwatch(self, fd: int) -> None:
+        if self._callbacks.pop(fd, None) is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(fd)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+        self._callbacks.clear()
+
+    def _on_events(self) -> None:
+        for fd, mask in self._epoll.poll(0):
+            if mask & (select.EPOLLHUP | select.EPOLLERR):
+                callback = self._callbacks.pop(fd, None)
+                with contextlib.suppress(OSError, ValueError):
+                    self._epoll.unregister(fd)
+                if callback is not None:
+                    callback()
+            elif mask & select.EPOLLRDHUP:
+                # Half-closed (``nc -N``): the stream goes on; only a reset matters now.
+                with contextlib.suppress(OSError, ValueError):
+                    self._epoll.modify(fd, select.EPOLLHUP | select.EPOLLERR)
+
+
 @dataclass(slots=True)
 class WriterStats:
-    """Per-connection counters, read by the server's log and the tests."""
+    """Per-stream counters, read by the server's log and the tests."""
 
     #: Items asked of the publisher (sum of request(n)).
     items_requested: int = 0
     #: Items whose bytes the kernel has accepted.
     items_written: int = 0
-    #: Bytes the kernel has accepted.
+    #: Bytes of the stream the kernel has accepted.
     bytes_sent: int = 0
     #: ``send`` calls.
     sends: int = 0
@@ -134,77 +220,90 @@ class SocketObserver(Generic[_T]):
     """A Reactive Streams subscriber that writes items into a non-blocking TCP socket.
 
     Contract:
-        * Requests an initial window in ``on_subscribe`` (rule 2.1) and more
-          only after the bytes it holds are in the kernel and the kernel has
-          room again. Cancels a second subscription (rule 2.5). Its ``on_*``
+        * Requests an initial window once subscribed (rule 2.1) and more only
+          after the bytes it holds are in the kernel and the kernel has room
+          again. Cancels a second subscription (rule 2.5). Its ``on_*``
           methods return normally (rule 2.13).
-        * Must be used on the event loop's thread; items that arrive on
-          another thread are handed to the loop.
+        * Lives on the event loop's thread; items (one by one through
+          ``on_next``, or in batches through ``on_next_batch``) may arrive on
+          any thread, and are handed to the loop once per burst.
         * ``on_finished(error)`` is called once when the stream is over:
           ``None`` after completion once every byte is in the kernel, the
           stream's exception after ``on_error``, or :class:`ConnectionLost`.
           The socket itself belongs to the caller, who closes it.
+
+    Args:
+        sock: The connected socket; or pass ``sender`` to share one
+            :class:`~rxrand._sender.Sender` with other writers of the socket.
+        encoder: Per item (``Callable[[T], bytes]``) or a batch encoder; the
+            default writes integers as ``b"%d\\r\\n"``.
     """
 
     __slots__ = (
-        "_batches",
+        "_base_bytes",
+        "_base_full",
+        "_base_sends",
         "_cycle_handle",
-        "_encode",
-        "_fd",
+        "_encoder",
         "_fused",
         "_in_request",
-        "_item_size",
+        "_inbox",
         "_items_received",
         "_kernel_aware",
-        "_kernel_budget",
         "_loop",
         "_loop_thread",
         "_on_finished",
-        "_pending",
+        "_owns_sender",
         "_pending_items",
+        "_requested",
+        "_sender",
         "_sock",
         "_state",
         "_subscription",
         "_values",
+        "_wake_scheduled",
         "_window",
-        "_writer_registered",
-        "stats",
+        "_written",
     )
 
     def __init__(
         self,
         sock: socket.socket,
         *,
+        sender: Sender | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
-        encoder: Callable[[_T], bytes] = encode_int_line,  # type: ignore[assignment]
+        encoder: Callable[[_T], bytes] | BatchEncoder[_T] = encode_int_line,  # type: ignore[assignment]
         window_bytes: int = WINDOW_BYTES,
         kernel_budget: int = KERNEL_BUDGET,
         on_finished: Callable[[BaseException | None], None] | None = None,
     ) -> None:
-        if window_bytes < 1:
-            raise ValueError(f"window_bytes must be >= 1, got {window_bytes}")
+        self._window = KernelWindow(window_bytes, kernel_budget)
         self._sock = sock
-        self._fd = sock.fileno()
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._encode = encoder
-        self._window = window_bytes
-        self._kernel_budget = kernel_budget
+        self._encoder: BatchEncoder[Any] = batch_encoder(encoder)
         self._kernel_aware = configure_stream_socket(sock) and unsent_bytes(sock) is not None
+        self._owns_sender = sender is None
+        self._sender = sender if sender is not None else Sender(sock, self._loop)
+        if self._owns_sender:
+            self._sender.on_lost = self._lost
+        self._base_bytes = self._sender.bytes_sent
+        self._base_sends = self._sender.sends
+        self._base_full = self._sender.kernel_full
         self._on_finished = on_finished
         self._state = _State.WAITING
         self._subscription: ControlledSubscription[_T] | None = None
+        # Filled from any thread (append only), emptied on the loop.
         self._values: list[_T] = []
-        self._pending: memoryview | None = None
-        self._pending_items = 0
+        self._inbox: list[Batch[_T]] = []
+        self._wake_scheduled = False
         self._items_received = 0
-        self._item_size = _INITIAL_ITEM_SIZE
-        self._batches: list[Sequence[_T]] = []
+        self._requested = 0
+        self._written = 0
+        self._pending_items = 0
         self._fused = False
         self._in_request = False
         self._cycle_handle: asyncio.Handle | None = None
-        self._writer_registered = False
-        self.stats = WriterStats()
 
     @property
     def kernel_aware(self) -> bool:
@@ -213,11 +312,9 @@ class SocketObserver(Generic[_T]):
 
     @property
     def held_bytes(self) -> int:
-        """Encoded bytes held in user space right now."""
-        pending = len(self._pending) if self._pending is not None else 0
-        # Items not yet encoded count at the largest encoded size seen.
-        held = len(self._values) + sum(map(len, self._batches))
-        return pending + held * self._item_size
+        """Encoded bytes held in user space right now (items not yet encoded at their size)."""
+        unencoded = len(self._values) + sum(map(len, self._inbox))
+        return self._sender.pending + unencoded * self._window.item_size
 
     @property
     def finished(self) -> bool:
@@ -228,43 +325,62 @@ class SocketObserver(Generic[_T]):
         """Whether integers travel in chunks (the fused path) rather than one by one."""
         return self._fused
 
+    @property
+    def stats(self) -> WriterStats:
+        sender = self._sender
+        return WriterStats(
+            items_requested=self._requested,
+            items_written=self._written,
+            bytes_sent=sender.bytes_sent - self._base_bytes,
+            sends=sender.sends - self._base_sends,
+            kernel_full=sender.kernel_full - self._base_full,
+            max_held_bytes=sender.max_held_bytes,
+        )
+
     # -- Reactive Streams subscriber -------------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
-        if self._subscription is not None or self._state is _State.DONE:
+        if self._subscription is not None or self._state is not _State.WAITING:
             subscription.cancel()  # rule 2.5: one subscription at a time
             return
         self._subscription = subscription
         self._state = _State.ACTIVE
+        self._sender.on_ready = self._on_ready
+        # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
         # returned and the whole chain is wired.
         self._schedule_cycle()
 
     def on_next(self, value: _T) -> None:
-        # The hot path of the per-item route: one append. Safe from any thread,
-        # because the list is never replaced, only consumed from its head on
-        # the loop (see _flush). Encoding happens a window at a time.
+        # The hot path of the per-item route: one append (safe from any
+        # thread: the list is only ever consumed from its head, on the loop).
         self._values.append(value)
         if not self._in_request:
             self._wake()
 
-    def on_next_batch(self, batch: Sequence[_T]) -> None:
-        """Bulk delivery (see ``rxrand.BulkSubscriber``): one hand-over per batch, any thread."""
-        self._batches.append(batch)
+    def on_next_batch(self, batch: Batch[_T]) -> None:
+        """Bulk delivery: a non-empty batch (a numpy int array on the fused path)."""
+        self._inbox.append(batch)
         if not self._in_request:
             self._wake()
 
     def _wake(self) -> None:
-        """An item arrived outside our own request(): get the loop to flush it."""
+        """Items arrived outside our own request(): get the loop to write them, once per burst."""
         if threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(self._wake)
+            if not self._wake_scheduled:
+                self._wake_scheduled = True
+                self._loop.call_soon_threadsafe(self._woken)
             return
-        if self._state is _State.ACTIVE:
+        self._woken()
+
+    def _woken(self) -> None:
+        self._wake_scheduled = False
+        if self._state is _State.ACTIVE or self._state is _State.COMPLETING:
             self._schedule_cycle()
-        else:
+        elif self._state is _State.DONE:
             self._values.clear()  # nothing is written after close
-            self._batches.clear()
+            self._inbox.clear()
 
     def on_error(self, error: Exception) -> None:
         if threading.get_ident() != self._loop_thread:
@@ -289,7 +405,11 @@ class SocketObserver(Generic[_T]):
     # -- control by the owner ---------------------------------------------------
 
     def close(self) -> None:
-        """Stop at once: cancel the subscription, write nothing more. Idempotent."""
+        """Stop at once: cancel the subscription, write nothing more. Idempotent.
+
+        A shared sender keeps what is queued (its owner decides, see
+        :meth:`~rxrand._sender.Sender.finish_line`); an own one drops it.
+        """
         if self._state is _State.DONE:
             return
         self._state = _State.DONE
@@ -298,160 +418,120 @@ class SocketObserver(Generic[_T]):
     # -- the write cycle -------------------------------------------------------------
 
     def _schedule_cycle(self) -> None:
-        if self._cycle_handle is None and not self._writer_registered:
+        if self._cycle_handle is None:
             self._cycle_handle = self._loop.call_soon(self._cycle)
 
+    def _on_ready(self) -> None:
+        """The sender emptied its queue, or the kernel has room again."""
+        if self._pending_items:
+            self._written += self._pending_items
+            self._pending_items = 0
+        if self._cycle_handle is None:
+            self._cycle()
+
     def _cycle(self) -> None:
-        """Flush what is held; if the kernel has room, request what fits. One pass per loop turn."""
+        """Write what arrived; if the kernel has room, request what fits. One pass per loop turn."""
         self._cycle_handle = None
-        if self._state is _State.DONE:
-            return
-        if not self._flush():
+        if self._state is _State.DONE or not self._write_arrived():
             return
         if self._state is _State.COMPLETING:
             self._finish(None)
             return
-        room = self._room()
-        if room is None:
+        unsent = unsent_bytes(self._sock) if self._kernel_aware else None
+        if self._window.kernel_full(unsent):
+            self._sender.kernel_full += 1
+            self._sender.wait_writable()
             return
+        want = self._window.items_to_request(unsent, self._requested - self._items_received)
+        if want <= 0:
+            return  # the items already asked for will fill the room
         subscription = self._subscription
         if subscription is None:
             return
-        # Sized by the largest item seen, so that a window of requested items
-        # never holds more than `room` bytes (given items no larger than before).
-        held = len(self._values) + sum(map(len, self._batches))
-        outstanding = self.stats.items_requested - self._items_received - held
-        want = max(1, room // self._item_size) - outstanding
-        if want <= 0:
-            return  # the items already asked for will fill the room
-        self.stats.items_requested += want
+        self._requested += want
         self._in_request = True
         try:
             subscription.request(want)
         finally:
             self._in_request = False
-        if self._values or self._batches or self._state is not _State.ACTIVE:
+        arrived = bool(self._values or self._inbox) or self._state is not _State.ACTIVE
+        if self._write_arrived() and arrived:
             # Yield to the loop between write cycles: one endless fast
             # stream must not starve the other connections.
             self._schedule_cycle()
 
-    def _room(self) -> int | None:
-        """Bytes that may be requested now, or ``None`` after arranging to wait for the kernel."""
-        if not self._kernel_aware:
-            return self._window
-        unsent = unsent_bytes(self._sock)
-        if unsent is None:
-            return self._window
-        if unsent >= NOTSENT_LOWAT:
-            # With TCP_NOTSENT_LOWAT, writable means unsent < NOTSENT_LOWAT again.
-            self.stats.kernel_full += 1
-            self._wait_writable()
-            return None
-        return min(self._window, self._kernel_budget - unsent)
-
-    def _flush(self) -> bool:
-        """Send what is held; True once nothing is left in user space."""
-        if self._pending is None:
-            values = self._values
-            count = len(values)
-            if count:
-                batch: Any = values[:count]
-                del values[:count]  # appends from another thread meanwhile stay
-            elif self._batches:
-                batches = self._batches
-                taken = len(batches)
-                parts = batches[:taken]
-                del batches[:taken]
-                batch = parts[0] if taken == 1 else _concatenate(parts)
-                count = len(batch)
+    def _write_arrived(self) -> bool:
+        """Encode and send what arrived; True once the sender's queue is empty."""
+        sender = self._sender
+        if sender.pending:
+            return False
+        while self._inbox or self._values:
+            if self._inbox:
+                batch = self._inbox.pop(0)
             else:
-                return True
+                values = self._values
+                count = len(values)
+                batch = values[:count]
+                del values[:count]  # appends from another thread meanwhile stay
+            if not len(batch):
+                continue
             try:
-                data = self._encode_batch(batch)
+                data, largest = self._encoder.encode_batch(batch)
             except Exception as error:
                 self._fail(error)
                 return False
+            count = len(batch)
             self._items_received += count
-            self._pending = memoryview(data)
-            self._pending_items = count
-            if len(data) > self.stats.max_held_bytes:
-                self.stats.max_held_bytes = len(data)
-        pending = self._pending
-        try:
-            sent = self._sock.send(pending)
-        except OSError as error:
-            lost = translate_os_error(error)
-            if lost is not None:
-                self._fail(lost)
+            self._window.saw_item_size(largest)
+            if sender.write(data):
+                self._written += count
+            else:
+                if self._state is _State.DONE or sender.closed:
+                    return False
+                self._pending_items += count
                 return False
-            sent = 0
-        self.stats.sends += 1
-        self.stats.bytes_sent += sent
-        if sent < len(pending):
-            self._pending = pending[sent:]
-            self.stats.kernel_full += 1
-            self._wait_writable()
-            return False
-        pending.release()
-        self._pending = None
-        self.stats.items_written += self._pending_items
-        self._pending_items = 0
         return True
 
-    def _encode_batch(self, values: Any) -> bytes:
-        """Encode a window of items at once: by table for default integers, else one by one."""
-        if self._encode is encode_int_line and len(values):
-            array = values if isinstance(values, np.ndarray) else np.array(values)
-            if array.dtype.kind == "i" and array.min() >= 0 and array.max() <= _DEFAULT_HIGH:
-                self._item_size = max(self._item_size, _DEFAULT_LINES.width)
-                return _DEFAULT_LINES.encode(array)
-        parts = list(map(self._encode, values))
-        largest = max(map(len, parts))
-        if largest > self._item_size:
-            self._item_size = largest
-        return b"".join(parts)
-
-    def _wait_writable(self) -> None:
-        if not self._writer_registered:
-            self._writer_registered = True
-            self._loop.add_writer(self._fd, self._on_writable)
-
-    def _on_writable(self) -> None:
-        self._loop.remove_writer(self._fd)
-        self._writer_registered = False
-        self._cycle()
-
     # -- endings ---------------------------------------------------------------------
+
+    def _lost(self, lost: ConnectionLost) -> None:
+        self._fail(lost)
 
     def _fail(self, error: BaseException) -> None:
         if self._state is _State.DONE:
             return
         if isinstance(error, ConnectionLost):
-            log.debug("connection lost on fd %d: %s", self._fd, error)
+            log.debug("connection lost: %s", error)
         else:
-            log.error("stream failed on fd %d", self._fd, exc_info=error)
+            log.error("stream failed", exc_info=error)
         self._finish(error)
 
     def _finish(self, error: BaseException | None) -> None:
         self._state = _State.DONE
+        callback = self._on_finished
         self._teardown()
-        callback, self._on_finished = self._on_finished, None
         if callback is not None:
             callback(error)
 
     def _teardown(self) -> None:
+        # Nothing may outlive a closed connection: no reference back to the
+        # owner (a cycle would wait for the garbage collector, holding a
+        # chunk of integers and a send buffer per connection meanwhile).
+        self._on_finished = None
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.cancel()
         if self._cycle_handle is not None:
             self._cycle_handle.cancel()
             self._cycle_handle = None
-        if self._writer_registered:
-            self._writer_registered = False
-            with contextlib.suppress(Exception):
-                self._loop.remove_writer(self._fd)
         self._values.clear()
-        self._batches.clear()
-        if self._pending is not None:
-            self._pending.release()
-            self._pending = None
+        self._inbox.clear()
+        sender = self._sender
+        if self._owns_sender:
+            sender.close()
+        elif sender.on_ready == self._on_ready:
+            sender.on_ready = _nothing
+
+
+def _nothing() -> None:
+    return None

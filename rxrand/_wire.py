@@ -27,6 +27,7 @@ __all__ = [
     "NeedData",
     "encode_int_line",
     "error_line",
+    "escape_bytes",
     "parse_count",
 ]
 
@@ -111,7 +112,10 @@ class LineDecoder:
             line = bytes(buffer[:content_end])
             del buffer[: end + 1]
             return Line(line)
-        if len(buffer) > self._max_length + 1:
+        limit = self._max_length
+        if len(buffer) > limit and (len(buffer) > limit + 1 or buffer[limit] != 0x0D):
+            # Only a carriage return may follow the longest line: anything
+            # else is too long already, not worth waiting for the line end.
             return self._fail()
         if self._eof:
             if buffer:
@@ -148,7 +152,7 @@ def parse_count(line: bytes, max_count: int) -> int:
     text = line.strip(_WHITESPACE)
     if not text:
         raise BadCount(f"empty line; {expected}")
-    shown = text[:40].decode("ascii", "backslashreplace")
+    shown = escape_bytes(text[:40])
     if len(text) > 40:
         shown += "..."
     digits = text[1:] if text[:1] in (b"-", b"+") else text
@@ -166,9 +170,29 @@ def parse_count(line: bytes, max_count: int) -> int:
     return count
 
 
+#: Printable ASCII shown as itself; every other byte as ``\\xNN`` (and ``\\`` as ``\\\\``).
+_SHOWN: Final = tuple(
+    "\\\\" if byte == 0x5C else chr(byte) if 0x20 <= byte < 0x7F else f"\\x{byte:02x}"
+    for byte in range(256)
+)
+
+
+def escape_bytes(data: bytes) -> str:
+    """The client's bytes as printable ASCII: control bytes never reach a terminal raw."""
+    return "".join([_SHOWN[byte] for byte in data])
+
+
 def error_line(message: str) -> bytes:
-    """The protocol's error line: ``error: <message>\\r\\n``, ASCII only."""
-    return b"error: " + message.encode("ascii", "backslashreplace") + b"\r\n"
+    """The protocol's error line: ``error: <message>\\r\\n``, one line of printable ASCII.
+
+    Whatever the message holds, every non-printable character is escaped, so
+    an error line can neither break the line structure nor carry control bytes.
+    """
+    shown = "".join(
+        char if " " <= char < "\x7f" else char.encode("unicode_escape").decode("ascii")
+        for char in message
+    )
+    return b"error: " + shown.encode("ascii") + b"\r\n"
 
 
 _TABLE_LOW: Final = 0

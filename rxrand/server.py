@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import enum
 import logging
+import math
+import os
 import signal
 import socket
+import struct
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, final
@@ -31,21 +34,36 @@ from reactivex import Observable
 from ._controlled import ControlledSubscription, controlled
 from ._errors import ConnectionLost, out_of_resources, translate_os_error
 from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory, run_on
-from ._socket import SocketObserver, configure_stream_socket, unsent_bytes
+from ._protocol import (
+    Abort,
+    Action,
+    CloseNow,
+    ConnectionLostEvent,
+    Data,
+    Drained,
+    Event,
+    Phase,
+    ProtocolLimits,
+    Send,
+    ServerProtocol,
+    ShutdownRequested,
+    ShutdownWrite,
+    StartStream,
+    StopStream,
+    StreamEnded,
+    Tick,
+)
+from ._sender import Sender
+from ._socket import (
+    HangupWatcher,
+    SocketObserver,
+    acked_bytes,
+    configure_stream_socket,
+    unsent_bytes,
+)
 from ._source import random_integers
 from ._supervisor import LOG_FORMAT, Supervisor, reuse_port_available, workers_from_text
-from ._wire import (
-    MAX_LINE_LENGTH,
-    NEED_DATA,
-    PROMPT,
-    BadCount,
-    EndOfInput,
-    Line,
-    LineDecoder,
-    LineTooLong,
-    error_line,
-    parse_count,
-)
+from ._wire import MAX_LINE_LENGTH
 
 __all__ = ["Connection", "RandomIntegerServer", "ServerConfig", "main"]
 
@@ -53,12 +71,19 @@ log = logging.getLogger("rxrand.server")
 
 _RECV_SIZE: Final = 4096
 _ACCEPTS_PER_WAKEUP: Final = 64
-#: After the last byte, how long to wait for the client's EOF before closing.
-_LINGER_SECONDS: Final = 5.0
-#: Input read and thrown away while closing, before giving up on a polite close.
-_LINGER_DISCARD_BYTES: Final = 1 << 20
 #: Pause before accepting again when the process is out of file descriptors.
 _ACCEPT_BACKOFF_SECONDS: Final = 0.1
+#: At most one "accept failed" log line per this many seconds (with a count of the rest).
+_ACCEPT_LOG_INTERVAL: Final = 1.0
+#: Without a hang-up watcher, a streaming connection reads one chunk per this many seconds.
+_FALLBACK_READ_PAUSE: Final = 0.1
+#: On shutdown, how long connections get to send their last line and error line.
+_SHUTDOWN_GRACE: Final = 0.5
+#: SO_LINGER on, 0 seconds: close() sends a reset.
+_LINGER_ABORT: Final = struct.pack("ii", 1, 0)
+#: --idle-timeout bounds (seconds).
+_MIN_IDLE_TIMEOUT: Final = 0.1
+_MAX_IDLE_TIMEOUT: Final = 86_400.0
 _LOW: Final = 0
 _HIGH: Final = 10_000
 
@@ -88,16 +113,17 @@ def _identity(value: int) -> int:
     return value
 
 
-class _Phase(enum.Enum):
-    ASKING = "asking"  # prompt sent, waiting for a count
-    STREAMING = "streaming"
-    CLOSING = "closing"  # last bytes going out, then waiting (bounded) for the client's EOF
-    CLOSED = "closed"
-
-
 @final
 class Connection:
-    """One client: prompt, count, stream, close. Lives on the server's event loop."""
+    """One client, driven: the :class:`~rxrand._protocol.ServerProtocol` decides, this does I/O.
+
+    It reads when the protocol says so, feeds it bytes, time and the
+    client's acknowledged bytes, and carries out its actions through one
+    :class:`~rxrand._sender.Sender` (the only writer of the socket). While
+    streaming it does not read at all: a reset is seen by the server's
+    :class:`~rxrand._socket.HangupWatcher`, or, where there is none, by
+    reads on a budget of one ``recv`` per ``_FALLBACK_READ_PAUSE``.
+    """
 
     def __init__(
         self,
@@ -110,79 +136,147 @@ class Connection:
         self._sock = sock
         self._fd = sock.fileno()
         self.peer = peer
-        self._config = server.config
-        self._decoder = LineDecoder(self._config.max_line)
-        self._phase = _Phase.ASKING
-        self._out = bytearray()  # prompt and error lines the kernel has not taken yet
+        self._protocol = ServerProtocol(server.limits, self._loop.time())
+        self._sender = Sender(sock, self._loop)
+        self._sender.on_ready = self._on_drained
+        self._sender.on_lost = self._on_lost
+        self._events: deque[Event] = deque()
+        self._stepping = False
+        self._closed = False
         self._reading = False
-        self._writing = False
-        self._closing_reason = ""
-        self._discarded = 0
-        self._opened = time.monotonic()
-        self._last_activity = self._opened
+        self._watching = False
+        self._input_eof = False
+        self._read_pause: asyncio.TimerHandle | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._progress_mark = -1
-        self.count: int | None = None
+        self._timer_at = math.inf
+        self._opened = time.monotonic()
         self.observer: SocketObserver[int] | None = None
         self.subscription: ControlledSubscription[int] | None = None
-        self.close_reason: str | None = None
+
+    @property
+    def count(self) -> int | None:
+        return self._protocol.count
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._protocol.close_reason if self._closed else None
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.CLOSED if self._closed else self._protocol.phase
+
+    @property
+    def bytes_sent(self) -> int:
+        """Every byte the kernel accepted: prompt, error lines and stream."""
+        return self._sender.bytes_sent
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
         configure_stream_socket(self._sock)
         log.info("open peer=%s", self.peer)
-        self._send(PROMPT)
-        self._resume_reading()
-        self._arm_timer(self._config.idle_timeout)
+        self._step(self._protocol.start())
 
     def close(self, reason: str) -> None:
-        """Close now: cancel the stream, release the socket. Idempotent."""
-        if self._phase is _Phase.CLOSED:
-            return
-        self._phase = _Phase.CLOSED
-        self.close_reason = reason
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.observer is not None:
-            self.observer.close()
-        self._pause_reading()
-        if self._writing:
-            self._writing = False
-            self._loop.remove_writer(self._fd)
-        self._sock.close()
-        self._server._forget(self)
-        stats = self.observer.stats if self.observer is not None else None
-        log.info(
-            "close peer=%s count=%s sent=%d bytes=%d duration=%.3fs paused=%d reason=%s",
-            self.peer,
-            self.count,
-            stats.items_written if stats else 0,
-            stats.bytes_sent if stats else 0,
-            time.monotonic() - self._opened,
-            stats.kernel_full if stats else 0,
-            reason,
-        )
+        """Close now and forget the connection (a reset if a stream is cut). Idempotent."""
+        if not self._closed:
+            self._feed(CloseNow(reason))
+
+    def shutdown(self) -> None:
+        """The server is going down: end politely (bounded), as the protocol says."""
+        self._feed(ShutdownRequested())
 
     def buffered(self) -> tuple[int, int | None]:
         """(bytes held in user space, unsent bytes in the kernel or ``None`` if unknown)."""
-        held = len(self._out) + (self.observer.held_bytes if self.observer is not None else 0)
-        if self._phase is _Phase.CLOSED:
+        held = self._sender.pending
+        if self.observer is not None:
+            held = max(held, self.observer.held_bytes)
+        if self._closed:
             return held, None
         return held, unsent_bytes(self._sock)
 
-    # -- input -----------------------------------------------------------------------
+    # -- the driver loop -----------------------------------------------------------
 
-    def _resume_reading(self) -> None:
-        if not self._reading and self._phase is not _Phase.CLOSED:
-            self._reading = True
-            self._loop.add_reader(self._fd, self._on_readable)
+    def _feed(self, event: Event) -> None:
+        self._events.append(event)
+        if self._stepping:
+            return  # the loop below picks it up: actions never nest
+        self._step([])
 
-    def _pause_reading(self) -> None:
-        if self._reading:
-            self._reading = False
-            self._loop.remove_reader(self._fd)
+    def _step(self, actions: list[Action]) -> None:
+        self._stepping = True
+        try:
+            while True:
+                for action in actions:
+                    if self._closed:
+                        break
+                    self._do(action)
+                if self._closed:
+                    self._events.clear()
+                    return
+                if not self._events:
+                    protocol = self._protocol
+                    if protocol.awaiting_drain and not self._sender.pending:
+                        self._events.append(Drained())
+                    else:
+                        break
+                actions = self._protocol.handle(self._events.popleft(), self._loop.time())
+            self._sync()
+        finally:
+            self._stepping = False
+
+    def _do(self, action: Action) -> None:
+        if isinstance(action, Send):
+            self._sender.write(action.data)
+        elif isinstance(action, StartStream):
+            self._start_stream(action.count)
+        elif isinstance(action, StopStream):
+            self._stop_stream()
+        elif isinstance(action, ShutdownWrite):
+            try:
+                self._sock.shutdown(socket.SHUT_WR)
+            except OSError as error:
+                self._events.append(ConnectionLostEvent(f"shutdown failed: {error}"))
+        elif isinstance(action, Abort):
+            self._release(action.reason, abort=True)
+        else:
+            self._release(action.reason, abort=False)
+
+    def _sync(self) -> None:
+        """Make reads, the hang-up watch and the timer match what the protocol wants."""
+        protocol = self._protocol
+        quiet = protocol.phase in (Phase.STREAMING, Phase.ENDING)
+        watcher = self._server.watcher
+        if quiet and watcher is not None:
+            if not self._watching:
+                self._watching = True
+                watcher.watch(self._fd, self._on_hangup)
+        elif self._watching:
+            self._watching = False
+            if watcher is not None:
+                watcher.unwatch(self._fd)
+        if protocol.reading:
+            want = True
+        elif quiet and watcher is None:
+            # No hang-up watcher: read on a budget, so a flood costs little.
+            want = not self._input_eof and self._read_pause is None
+        else:
+            want = False
+        if want != self._reading:
+            self._reading = want
+            if want:
+                self._loop.add_reader(self._fd, self._on_readable)
+            else:
+                self._loop.remove_reader(self._fd)
+        if protocol.deadline != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._timer_at = protocol.deadline
+            if math.isfinite(protocol.deadline):
+                self._timer = self._loop.call_at(protocol.deadline, self._on_timer)
+
+    # -- I/O callbacks ---------------------------------------------------------------
 
     def _on_readable(self) -> None:
         try:
@@ -190,169 +284,136 @@ class Connection:
         except OSError as error:
             lost = translate_os_error(error)
             if lost is not None:
-                self.close(f"lost ({lost.reason})")
+                self._feed(ConnectionLostEvent(lost.reason))
             return
-        if self._phase is _Phase.CLOSING:
-            self._discarded += len(data)
-            if not data or self._discarded > _LINGER_DISCARD_BYTES:
-                self.close(self._closing_reason)
-            return
-        if self._phase is _Phase.STREAMING:
+        if not self._protocol.reading:
+            # A budget read while streaming: input is thrown away, slowly.
             if not data:
-                # Half-close after the count (nc -N): keep streaming.
-                self._pause_reading()
-            return  # anything sent after the count is ignored
-        self._decoder.receive_data(data)
-        self._process_lines()
-
-    def _process_lines(self) -> None:
-        # Input waits while replies are still queued: a client that sends bad
-        # lines without reading cannot make the server buffer replies.
-        while self._phase is _Phase.ASKING and not self._out:
-            event = self._decoder.next_event()
-            if event is NEED_DATA:
-                return
-            if isinstance(event, EndOfInput):
-                self.close("client closed before a count")
-                return
-            if isinstance(event, LineTooLong):
-                self._send(
-                    error_line(
-                        f"line longer than {event.limit} bytes without a line end; "
-                        "expected a whole number and a line end; closing"
-                    )
+                self._input_eof = True  # half-closed (nc -N): the stream goes on
+            else:
+                self._read_pause = self._loop.call_later(
+                    _FALLBACK_READ_PAUSE, self._resume_budget_reads
                 )
-                self._close_gracefully("line too long")
-                return
-            assert isinstance(event, Line)
-            # The idle clock counts from the last complete line, not the last
-            # byte: a client trickling a byte a second (slowloris) is idle too.
-            self._last_activity = time.monotonic()
-            try:
-                count = parse_count(event.content, self._config.max_count)
-            except BadCount as error:
-                self._send(error_line(str(error)) + PROMPT)
-                continue
-            self._start_stream(count)
-            return
-        if self._out:
-            self._pause_reading()
+        self._feed(Data(data))
 
-    # -- output of protocol lines ----------------------------------------------------
+    def _resume_budget_reads(self) -> None:
+        self._read_pause = None
+        if not self._closed and not self._stepping:
+            self._sync()
 
-    def _send(self, data: bytes) -> None:
-        self._out += data
-        self._flush_out(resume=False)
+    def _on_drained(self) -> None:
+        if self._protocol.awaiting_drain:
+            self._feed(Drained())
 
-    def _flush_out(self, *, resume: bool) -> None:
-        if self._phase is _Phase.CLOSED:
-            return
-        try:
-            sent = self._sock.send(self._out)
-        except OSError as error:
-            lost = translate_os_error(error)
-            if lost is not None:
-                self.close(f"lost ({lost.reason})")
-                return
-            sent = 0
-        del self._out[:sent]
-        if self._out:
-            if not self._writing:
-                self._writing = True
-                self._loop.add_writer(self._fd, self._on_out_writable)
-            return
-        if self._phase is _Phase.CLOSING:
-            self._shutdown_output()
-        elif resume and self._phase is _Phase.ASKING:
-            # Replies drained: take input again, starting with what is buffered.
-            self._resume_reading()
-            self._process_lines()
+    def _on_lost(self, lost: ConnectionLost) -> None:
+        self._feed(ConnectionLostEvent(lost.reason))
 
-    def _on_out_writable(self) -> None:
-        self._writing = False
-        self._loop.remove_writer(self._fd)
-        self._flush_out(resume=True)
+    def _on_hangup(self) -> None:
+        self._watching = False
+        error = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if not self._closed else 0
+        reason = os.strerror(error) if error else "hang-up"
+        self._feed(ConnectionLostEvent(reason))
 
-    def _close_gracefully(self, reason: str) -> None:
-        """Send what is queued, then FIN, then wait (bounded) for the client's EOF.
-
-        Closing with unread input would make the kernel send a reset, which
-        can destroy our last bytes (an error line, the end of the stream)
-        before the client reads them. So input is read and thrown away until
-        the client closes, for at most ``_LINGER_SECONDS`` and
-        ``_LINGER_DISCARD_BYTES``.
-        """
-        if self._phase in (_Phase.CLOSING, _Phase.CLOSED):
-            return
-        self._phase = _Phase.CLOSING
-        self._closing_reason = reason
-        self._arm_timer(_LINGER_SECONDS)
-        self._resume_reading()
-        if not self._out:
-            self._shutdown_output()
-
-    def _shutdown_output(self) -> None:
-        try:
-            self._sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            self.close(self._closing_reason)
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
+        acked = 0
+        if self._protocol.phase is Phase.STREAMING:
+            acked = acked_bytes(self._sock, self._sender.bytes_sent)
+        self._feed(Tick(acked))
 
     # -- the stream -------------------------------------------------------------------
 
     def _start_stream(self, count: int) -> None:
-        self.count = count
-        self._phase = _Phase.STREAMING
         log.debug("peer=%s asked for %d integers", self.peer, count)
         observer: SocketObserver[int] = SocketObserver(
-            self._sock, loop=self._loop, on_finished=self._stream_finished
+            self._sock, sender=self._sender, loop=self._loop, on_finished=self._stream_finished
         )
         self.observer = observer
         self.subscription = self._server.source(count).pipe(controlled()).subscribe(observer)
 
+    def _stop_stream(self) -> None:
+        if self.observer is not None:
+            self.observer.close()
+        self._sender.on_ready = self._on_drained
+        self._sender.finish_line()
+
     def _stream_finished(self, error: BaseException | None) -> None:
-        if self._phase is not _Phase.STREAMING:
-            return
+        self._sender.on_ready = self._on_drained
         if error is None:
-            self._close_gracefully("completed")
+            self._feed(StreamEnded())
         elif isinstance(error, ConnectionLost):
-            self.close(f"lost ({error.reason})")
+            self._feed(ConnectionLostEvent(error.reason))
         else:
-            self.close(f"stream error ({type(error).__name__}: {error})")
+            self._feed(StreamEnded(f"{type(error).__name__}: {error}"))
 
-    # -- timeouts ------------------------------------------------------------------------
+    # -- the end -------------------------------------------------------------------------
 
-    def _arm_timer(self, delay: float) -> None:
+    def _release(self, reason: str, *, abort: bool) -> None:
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self._loop.call_later(delay, self._on_timer)
-
-    def _progress(self) -> int:
-        return self.observer.stats.bytes_sent if self.observer is not None else 0
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._phase is _Phase.CLOSED:
-            return
-        if self._phase is _Phase.CLOSING:
-            self.close(self._closing_reason)
-            return
-        timeout = self._config.idle_timeout
-        now = time.monotonic()
-        progress = self._progress()
-        if self._phase is _Phase.STREAMING and progress != self._progress_mark:
-            # A client that reads, however slowly, is not idle.
-            self._progress_mark = progress
-            self._arm_timer(timeout)
-            return
-        idle_for = now - self._last_activity
-        if idle_for < timeout:
-            self._arm_timer(timeout - idle_for)
-            return
-        if self._phase is _Phase.ASKING and not self._out:
-            # Best effort: say why, then close regardless.
+            self._timer = None
+        if self._read_pause is not None:
+            self._read_pause.cancel()
+            self._read_pause = None
+        if self.observer is not None:
+            self.observer.close()
+        if self._watching:
+            self._watching = False
+            if self._server.watcher is not None:
+                self._server.watcher.unwatch(self._fd)
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+        self._sender.close()
+        if abort:
             with contextlib.suppress(OSError):
-                self._sock.send(error_line(f"no complete line within {timeout:g} seconds; closing"))
-        self.close("idle timeout")
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
+        self._sock.close()
+        self._server._forget(self)
+        stats = self.observer.stats if self.observer is not None else None
+        log.info(
+            "close peer=%s count=%s sent=%d bytes=%d duration=%.3fs paused=%d reason=%s",
+            self.peer,
+            self._protocol.count,
+            stats.items_written if stats else 0,
+            self._sender.bytes_sent,
+            time.monotonic() - self._opened,
+            stats.kernel_full if stats else 0,
+            reason,
+        )
+
+
+@final
+class _LogLimiter:
+    """At most one log line per ``interval`` seconds; counts what it held back."""
+
+    __slots__ = ("_interval", "_next", "suppressed")
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._next = -math.inf
+        self.suppressed = 0
+
+    def allow(self, now: float) -> int | None:
+        """``None``: stay quiet; else log now, mentioning the count held back since."""
+        if now < self._next:
+            self.suppressed += 1
+            return None
+        held_back, self.suppressed = self.suppressed, 0
+        self._next = now + self._interval
+        return held_back
+
+
+def format_address(address: object) -> str:
+    """``host:port``, with IPv6 hosts in brackets (``[::1]:1234``)."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        if ":" in str(host):
+            return f"[{host}]:{port}"
+        return f"{host}:{port}"
+    return str(address)
 
 
 @final
@@ -367,11 +428,18 @@ class RandomIntegerServer:
     ) -> None:
         self.config = config
         self.loop = asyncio.get_running_loop()
+        self.limits = ProtocolLimits(
+            idle_timeout=config.idle_timeout, max_count=config.max_count, max_line=config.max_line
+        )
         self._source = source
         self._listener: socket.socket | None = None
         self._accepting = False
+        self._accept_log = _LogLimiter(_ACCEPT_LOG_INTERVAL)
+        #: Sees resets of streaming connections, which do not read (None: read on a budget).
+        self.watcher: HangupWatcher | None = None
         self.connections: set[Connection] = set()
         self.accepted = 0
+        self._all_closed: asyncio.Event | None = None
 
     def source(self, count: int) -> Observable[int]:
         """The stream one client gets: ``random_integers(count)`` unless overridden."""
@@ -390,27 +458,46 @@ class RandomIntegerServer:
         return host, port
 
     def start(self) -> tuple[str, int]:
-        """Bind and listen; returns the address (the real port when port 0 was asked)."""
-        infos = socket.getaddrinfo(
-            self.config.host, self.config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-        family, kind, proto, _, address = infos[0]
-        listener = socket.socket(family, kind, proto)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if self.config.reuse_port:
-                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            listener.bind(address)
-            listener.listen(self.config.backlog)
+        """Bind and listen; returns the address (the real port when port 0 was asked).
+
+        ``host=""`` binds every interface: IPv6 and IPv4 on one dual-stack
+        socket where the system has one, else IPv4's 0.0.0.0.
+        """
+        if self.config.host == "":
+            dual = socket.has_dualstack_ipv6()
+            listener = socket.create_server(
+                ("::" if dual else "0.0.0.0", self.config.port),
+                family=socket.AF_INET6 if dual else socket.AF_INET,
+                backlog=self.config.backlog,
+                reuse_port=self.config.reuse_port,
+                dualstack_ipv6=dual,
+            )
             listener.setblocking(False)
-        except BaseException:
-            listener.close()
-            raise
+        else:
+            infos = socket.getaddrinfo(
+                self.config.host,
+                self.config.port,
+                type=socket.SOCK_STREAM,
+                flags=socket.AI_PASSIVE,
+            )
+            family, kind, proto, _, address = infos[0]
+            listener = socket.socket(family, kind, proto)
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if self.config.reuse_port:
+                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                listener.bind(address)
+                listener.listen(self.config.backlog)
+                listener.setblocking(False)
+            except BaseException:
+                listener.close()
+                raise
         self._listener = listener
+        if self.watcher is None:
+            self.watcher = HangupWatcher.create(self.loop)
         self._resume_accepting()
-        host, port = self.address
-        log.info("listening on %s:%d", host, port)
-        return host, port
+        log.info("listening on %s", format_address(listener.getsockname()))
+        return self.address
 
     def _resume_accepting(self) -> None:
         if self._listener is not None and not self._accepting:
@@ -431,16 +518,10 @@ class RandomIntegerServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:
-                if out_of_resources(error):
-                    # Out of descriptors: don't spin; clients wait in the backlog.
-                    log.warning("accept failed (%s); pausing accepts briefly", error)
-                    self._pause_accepting()
-                    self.loop.call_later(_ACCEPT_BACKOFF_SECONDS, self._resume_accepting)
-                else:
-                    log.warning("accept failed: %s", error)
+                self._accept_failed(error)
                 return
             self.accepted += 1
-            peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+            peer = format_address(address)
             connection = Connection(self, sock, peer)
             self.connections.add(connection)
             try:
@@ -449,17 +530,57 @@ class RandomIntegerServer:
                 log.exception("could not start connection from %s", peer)
                 connection.close("setup failed")
 
+    def _accept_failed(self, error: OSError) -> None:
+        exhausted = out_of_resources(error)
+        if exhausted:
+            # Out of descriptors: don't spin; clients wait in the backlog.
+            self._pause_accepting()
+            self.loop.call_later(_ACCEPT_BACKOFF_SECONDS, self._resume_accepting)
+        held_back = self._accept_log.allow(self.loop.time())
+        if held_back is None:
+            return
+        more = f"; {held_back} more since the last report" if held_back else ""
+        if exhausted:
+            log.warning("accept failed (%s)%s; pausing accepts briefly", error, more)
+        else:
+            log.warning("accept failed: %s%s", error, more)
+
     def _forget(self, connection: Connection) -> None:
         self.connections.discard(connection)
+        if not self.connections and self._all_closed is not None:
+            self._all_closed.set()
 
-    def close(self) -> None:
-        """Stop accepting, cancel every stream and close every connection."""
+    def _stop_listening(self) -> None:
         self._pause_accepting()
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+
+    async def shutdown(self, grace: float = _SHUTDOWN_GRACE) -> None:
+        """Stop accepting; let every connection end politely for up to ``grace`` seconds.
+
+        Streams are cut short by the truncation rule (the line begun is
+        finished, then an ``error:`` line); whatever is still not done after
+        ``grace`` is closed (a reset where a line would be cut), as by
+        :meth:`close`.
+        """
+        self._stop_listening()
+        self._all_closed = asyncio.Event()
+        for connection in list(self.connections):
+            connection.shutdown()
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_closed.wait(), grace)
+        self.close()
+
+    def close(self) -> None:
+        """Stop accepting, cancel every stream and close every connection now."""
+        self._stop_listening()
         for connection in list(self.connections):
             connection.close("server shutdown")
+        if self.watcher is not None:
+            self.watcher.close()
+            self.watcher = None
 
 
 def _parse_args(argv: Sequence[str] | None, prog: str | None = None) -> tuple[ServerConfig, str]:
@@ -471,7 +592,9 @@ def _parse_args(argv: Sequence[str] | None, prog: str | None = None) -> tuple[Se
         ),
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; '' binds every interface (default: %(default)s)",
     )
     parser.add_argument(
         "--port", type=int, default=1234, help="port; 0 picks a free one (default: %(default)s)"
@@ -486,7 +609,11 @@ def _parse_args(argv: Sequence[str] | None, prog: str | None = None) -> tuple[Se
         "--idle-timeout",
         type=float,
         default=60.0,
-        help="close a client that sends nothing for this many seconds (default: %(default)s)",
+        help=(
+            "close a client that sends no complete line, or reads nothing while streaming, "
+            f"for this many seconds ({_MIN_IDLE_TIMEOUT:g} to {_MAX_IDLE_TIMEOUT:g}; "
+            "default: %(default)s)"
+        ),
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed every stream (reproducible, for testing)"
@@ -520,8 +647,11 @@ def _parse_args(argv: Sequence[str] | None, prog: str | None = None) -> tuple[Se
         parser.error(f"--port must be from 0 to 65535, got {args.port}")
     if args.max_count < 0:
         parser.error(f"--max-count must be >= 0, got {args.max_count}")
-    if not args.idle_timeout > 0:
-        parser.error(f"--idle-timeout must be > 0, got {args.idle_timeout}")
+    if not _MIN_IDLE_TIMEOUT <= args.idle_timeout <= _MAX_IDLE_TIMEOUT:
+        parser.error(
+            f"--idle-timeout must be a number of seconds from {_MIN_IDLE_TIMEOUT:g} "
+            f"to {_MAX_IDLE_TIMEOUT:g}, got {args.idle_timeout:g}"
+        )
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
     try:
@@ -547,12 +677,18 @@ def _parse_args(argv: Sequence[str] | None, prog: str | None = None) -> tuple[Se
     return config, args.log_level
 
 
+#: The signals that stop the server cleanly (SIGHUP too: a closed terminal).
+STOP_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 async def serve(
     config: ServerConfig,
     *,
     on_listening: Callable[[tuple[str, int]], None] | None = None,
 ) -> None:
-    """Run the server until SIGINT or SIGTERM, then shut down cleanly.
+    """Run the server until SIGINT, SIGTERM or SIGHUP, then shut down cleanly.
 
     Args:
         config: what to serve, where.
@@ -560,7 +696,7 @@ async def serve(
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     server = RandomIntegerServer(config)
     address = server.start()
@@ -568,8 +704,9 @@ async def serve(
         on_listening(address)
     try:
         await stop.wait()
-    finally:
         log.info("shutting down: %d connection(s) open", len(server.connections))
+        await server.shutdown()
+    finally:
         server.close()
 
 

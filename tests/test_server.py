@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import gc
+import logging
 import os
 import re
 import signal
@@ -18,8 +21,11 @@ import pytest
 import reactivex.operators as ops
 from reactivex import Observable
 
+import rxrand.server
 from rxrand import KERNEL_BUDGET, PROMPT, WINDOW_BYTES, random_integers
-from rxrand.server import Connection
+from rxrand._protocol import Phase
+from rxrand._socket import HangupWatcher
+from rxrand.server import Connection, _parse_args
 
 from .conftest import RunningServer, read_exactly, read_prompt, read_until_closed
 
@@ -156,9 +162,12 @@ def test_server_request_before_the_prompt_is_read(
     assert_integer_lines(data[len(PROMPT) :], 7)
 
 
+@pytest.mark.parametrize("watcher", [True, False])
 def test_server_half_closed_client_still_receives_its_integers(
-    make_server: Callable[..., RunningServer],
+    make_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch, watcher: bool
 ) -> None:
+    if not watcher:
+        monkeypatch.setattr(HangupWatcher, "create", staticmethod(lambda loop: None))
     server = make_server()
     with server.connect() as sock:
         sock.sendall(b"50000\n")
@@ -311,22 +320,59 @@ def stop_process(process: subprocess.Popen[str]) -> None:
         process.stderr.close()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def read_until_closed_or_reset(sock: socket.socket) -> tuple[bytes, bool]:
+    """Everything the server sent, and whether the connection ended with a reset."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except ConnectionResetError:
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+
+
+def assert_whole_lines_then_error_or_reset(data: bytes, reset: bool, error: bytes) -> None:
+    """The truncation rule: whole lines, then the error line and a clean end, or a reset."""
+    body, found, tail = data.rpartition(b"error: ")
+    if found:
+        tail = found + tail
+        assert tail.startswith(error), tail
+        assert tail.endswith(b"\r\n")
+        assert tail.count(b"\r\n") == 1
+    else:
+        # No error line: then it must be a reset, and the client can tell.
+        assert reset, data[-40:]
+        body = data[: data.rfind(b"\r\n") + 2]
+    assert body == b"" or body.endswith(b"\r\n"), body[-40:]
+    for line in body.split(b"\r\n")[:-1]:
+        assert LINE.fullmatch(line + b"\r\n"), line
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_server_process_shuts_down_gracefully_on_signal(signum: int) -> None:
     process, port = start_server_process()
     try:
-        streaming = socket.create_connection(("127.0.0.1", port), timeout=10)
-        streaming.sendall(b"1000000000\n")
-        read_exactly(streaming, 100_000)
-        waiting = socket.create_connection(("127.0.0.1", port), timeout=10)
-        read_prompt(waiting)
-        started = time.monotonic()
-        process.send_signal(signum)
-        assert process.wait(timeout=10) == 0
-        assert time.monotonic() - started < 1.0
-        assert read_until_closed(waiting) == b""
-        streaming.close()
-        waiting.close()
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as streaming,
+            socket.create_connection(("127.0.0.1", port), timeout=10) as waiting,
+        ):
+            streaming.sendall(b"1000000000\n")
+            read_exactly(streaming, 100_000)
+            read_prompt(waiting)
+            started = time.monotonic()
+            process.send_signal(signum)
+            assert process.wait(timeout=10) == 0
+            assert time.monotonic() - started < 1.0
+            message = b"error: the server is shutting down; closing\r\n"
+            assert read_until_closed(waiting) == message
+            data, reset = read_until_closed_or_reset(streaming)
+            # What is left began after 100,000 bytes: skip to the first whole line.
+            data = data[data.index(b"\r\n") + 2 :]
+            assert_whole_lines_then_error_or_reset(
+                data, reset, b"error: the server is shutting down; the stream ended early"
+            )
         assert process.stderr is not None
         log = process.stderr.read()
         assert "reason=server shutdown" in log
@@ -390,3 +436,292 @@ def test_server_aborted_client_stops_the_fused_stream(
     assert generated < 1_000_000_000
     assert connection.close_reason is not None
     assert connection.close_reason.startswith("lost")
+
+
+# -- the network edge, tried from outside (issue 9) ---------------------------------------
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> float:
+    """Poll until ``condition()``; the time it took."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "timed out"
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def stalled_client(server: RunningServer, count: bytes = b"1000000000\n") -> socket.socket:
+    """A client with a small receive buffer (set before connecting: it sizes the window)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((server.host, server.port))
+    sock.sendall(count)
+    return sock
+
+
+def test_server_idle_stream_ends_with_whole_lines_then_an_error_line_or_a_reset(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 1: never a partial last line followed by a clean EOF."""
+    server = make_server(idle_timeout=0.5)
+    with stalled_client(server) as sock:
+        read_prompt(sock)
+        # (No check that the connection is open here: on a loaded machine the 0.5 s idle
+        # timeout may already have closed it.)
+        wait_for(lambda: server.call(lambda: len(server.server.connections)) == 0)
+        data, reset = read_until_closed_or_reset(sock)
+    assert_whole_lines_then_error_or_reset(data, reset, b"error: nothing was read for 0.5 seconds")
+
+
+def test_server_stream_reading_nothing_is_stopped_at_the_idle_timeout_not_twice_it(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 2: stopped between T and T + T/4 after the last progress, not up to 2T."""
+    server = make_server(idle_timeout=0.6)
+    with stalled_client(server) as sock:
+        read_prompt(sock)
+        connection = connection_of(server)
+        # The client's buffers fill within milliseconds; then nothing is acknowledged.
+        elapsed = wait_for(lambda: server.call(lambda: connection.phase) is not Phase.STREAMING)
+    assert 0.55 <= elapsed <= 0.6 * 1.25 + 0.1, elapsed
+
+
+def test_server_slow_reader_that_makes_progress_is_never_idle(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 2: 4 KB every 0.15 s (27 KB/s) with T = 0.5 s, for 1.5 s: never closed.
+
+    What the kernel accepted stays flat meanwhile (the unsent bytes stay above
+    TCP_NOTSENT_LOWAT); what the client acknowledged grows. (Progress is only
+    visible when the client's TCP window reopens: a read of about half its
+    receive buffer; see the README.)
+    """
+    server = make_server(idle_timeout=0.5)
+    with stalled_client(server) as sock:
+        read_prompt(sock)
+        connection = connection_of(server)
+        started = time.monotonic()
+        while time.monotonic() - started < 1.5:
+            time.sleep(0.15)
+            read_exactly(sock, 4096)
+            assert server.call(lambda: connection.phase) is Phase.STREAMING
+
+
+def test_server_input_flood_while_streaming_is_not_read(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 3: input during a stream is left to TCP flow control, not read and dropped."""
+    server = make_server()
+    with stalled_client(server) as sock:
+        read_prompt(sock)
+        connection = connection_of(server)
+        sock.setblocking(False)
+        pushed = 0
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                pushed += sock.send(b"x" * 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        received = server.call(lambda: connection._protocol.received)
+        assert server.call(lambda: connection.phase) is Phase.STREAMING
+    assert pushed > 256 * 1024  # the kernel buffers took some, then pushed back
+    assert received <= 64 * 1024, received
+
+
+def test_server_input_flood_without_a_hangup_watcher_is_read_on_a_budget(
+    make_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 3, the portable fallback: one recv per 0.1 s at most."""
+    monkeypatch.setattr(HangupWatcher, "create", staticmethod(lambda loop: None))
+    server = make_server()
+    assert server.call(lambda: server.server.watcher) is None
+    with stalled_client(server) as sock:
+        read_prompt(sock)
+        connection = connection_of(server)
+        sock.setblocking(False)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                sock.send(b"x" * 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        received = server.call(lambda: connection._protocol.received)
+    assert received <= 4096 * 8, received
+
+
+@pytest.mark.parametrize("watcher", [True, False])
+def test_server_reset_of_a_stalled_stream_is_noticed_without_reading(
+    make_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch, watcher: bool
+) -> None:
+    if not watcher:
+        monkeypatch.setattr(HangupWatcher, "create", staticmethod(lambda loop: None))
+    server = make_server()
+    sock = stalled_client(server)
+    read_prompt(sock)
+    connection = connection_of(server)
+    time.sleep(0.2)  # buffers full: the writer waits for the kernel, nothing is read
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    wait_for(lambda: server.call(lambda: len(server.server.connections)) == 0, timeout=2.0)
+    assert connection.close_reason is not None
+    assert connection.close_reason.startswith("lost")
+
+
+def test_server_reset_before_the_prompt_leaves_nothing_behind(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 4: no timer (nor anything else) outlives a connection closed in start()."""
+    server = make_server()
+    server.call(server.server._pause_accepting)
+    for _ in range(20):
+        sock = socket.create_connection((server.host, server.port), timeout=10)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    time.sleep(0.1)
+    server.call(server.server._resume_accepting)
+    wait_for(lambda: server.call(lambda: server.server.accepted) == 20)
+    wait_for(lambda: server.call(lambda: len(server.server.connections)) == 0)
+
+    def survivors() -> int:
+        gc.collect()
+        return sum(isinstance(o, Connection) for o in gc.get_objects())
+
+    assert server.call(survivors) == 0
+    assert server.call(lambda: len(server.loop._scheduled)) == 0  # type: ignore[attr-defined]
+
+
+def test_server_1025_bytes_without_a_line_end_are_refused_at_once(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 7: no waiting for the idle timeout."""
+    server = make_server(idle_timeout=30)
+    with server.connect() as sock:
+        read_prompt(sock)
+        sock.sendall(b"1" * 1025)
+        started = time.monotonic()
+        reply = read_until_closed(sock)
+    assert time.monotonic() - started < 2
+    assert reply.startswith(b"error: line longer than 1024 bytes")
+
+
+def test_server_control_bytes_are_escaped_in_error_lines(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 7."""
+    server = make_server()
+    with server.connect() as sock:
+        read_prompt(sock)
+        sock.sendall(b"\x1b[31m\x07oops\n")
+        reply = read_exactly(sock, 40)
+    assert reply.startswith(b"error: '\\x1b[31m\\x07oops' is not")
+
+
+def test_server_two_counts_in_one_packet_the_second_is_ignored(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 7: one count per connection (documented)."""
+    server = make_server()
+    data = request(server, b"3\n4\n")
+    assert_integer_lines(data, 3)
+
+
+def test_server_binds_every_interface_for_an_empty_host(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """Finding 7: ``--host ''``."""
+    server = make_server(host="")
+    hosts = ["127.0.0.1"] + (["::1"] if socket.has_ipv6 and socket.has_dualstack_ipv6() else [])
+    for host in hosts:
+        with socket.create_connection((host, server.port), timeout=10) as sock:
+            read_prompt(sock)
+            sock.sendall(b"2\n")
+            assert_integer_lines(read_until_closed(sock), 2)
+
+
+def test_server_ipv6_peers_are_logged_with_brackets(
+    make_server: Callable[..., RunningServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 7."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with caplog.at_level(logging.INFO, logger="rxrand.server"):
+        try:
+            server = make_server(host="::1")
+        except OSError:
+            pytest.skip("no IPv6 loopback")
+        with socket.create_connection(("::1", server.port), timeout=10) as sock:
+            sock.sendall(b"1\n")
+            read_until_closed(sock)
+        wait_for(lambda: server.call(lambda: len(server.server.connections)) == 0)
+    assert re.search(r"open peer=\[::1\]:\d+", caplog.text)
+    assert re.search(r"listening on \[::1\]:\d+", caplog.text)
+
+
+def test_server_close_log_counts_every_byte_sent(
+    make_server: Callable[..., RunningServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 7: ``bytes=`` includes the prompt and the error lines."""
+    server = make_server()
+    with caplog.at_level(logging.INFO, logger="rxrand.server"):
+        with server.connect() as sock:
+            sock.sendall(b"x\n10\n")
+            total = len(read_until_closed(sock))
+        wait_for(lambda: server.call(lambda: len(server.server.connections)) == 0)
+    assert re.search(rf"close peer=\S+ count=10 sent=10 bytes={total} ", caplog.text)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e-9", "--idle-timeout must be a number of seconds from 0.1 to 86400, got 1e-09"),
+        ("inf", "--idle-timeout must be a number of seconds from 0.1 to 86400, got inf"),
+        ("nan", "--idle-timeout must be a number of seconds from 0.1 to 86400, got nan"),
+        ("-1", "--idle-timeout must be a number of seconds from 0.1 to 86400, got -1"),
+    ],
+)
+def test_server_idle_timeout_option_must_be_finite_and_sane(
+    value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding 7."""
+    with pytest.raises(SystemExit):
+        _parse_args(["--idle-timeout", value])
+    assert message in capsys.readouterr().err
+
+
+def test_server_accept_errors_are_logged_at_most_once_a_second_with_a_count(
+    make_server: Callable[..., RunningServer],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 7: ``accept failed (Too many open files)`` does not flood the log."""
+    monkeypatch.setattr(rxrand.server, "_ACCEPT_LOG_INTERVAL", 0.2)
+    server = make_server()
+
+    class Exhausted:
+        def accept(self) -> tuple[socket.socket, object]:
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        def fileno(self) -> int:
+            return real.fileno()
+
+    real = server.call(lambda: server.server._listener)
+
+    def fail_many_times() -> None:
+        server.server._listener = Exhausted()  # type: ignore[assignment]
+        try:
+            for _ in range(50):
+                server.server._on_acceptable()
+        finally:
+            server.server._listener = real
+
+    with caplog.at_level(logging.WARNING, logger="rxrand.server"):
+        server.call(fail_many_times)
+        time.sleep(0.25)
+        server.call(fail_many_times)
+    lines = [r.getMessage() for r in caplog.records if "accept failed" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert "Too many open files" in lines[0]
+    assert "49 more since the last report" in lines[1]
+    assert_integer_lines(request(server, b"2\n"), 2)

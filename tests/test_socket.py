@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import subprocess
+import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -13,11 +16,13 @@ import pytest
 import reactivex.operators as ops
 from reactivex.subject import Subject
 
+import rxrand._socket
 from rxrand import (
     KERNEL_BUDGET,
     WINDOW_BYTES,
     ConnectionLost,
     SocketObserver,
+    acked_bytes,
     controlled,
     random_integers,
     unsent_bytes,
@@ -268,32 +273,6 @@ def test_socket_observer_bad_item_fails_the_stream_without_raising() -> None:
     run(scenario)
 
 
-def test_socket_observer_items_from_another_thread_are_handed_to_the_loop() -> None:
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        finished: list[BaseException | None] = []
-        with tcp_pair() as (server, client):
-            subject: Subject[int] = Subject()
-            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
-            subject.pipe(controlled()).subscribe(observer)
-            await asyncio.sleep(0.01)
-
-            def produce() -> None:
-                for value in range(100):
-                    subject.on_next(value)
-                subject.on_completed()
-
-            await loop.run_in_executor(None, produce)
-            reader = loop.create_task(read_all(loop, client))
-            while not finished:
-                await asyncio.sleep(0.01)
-            server.shutdown(socket.SHUT_WR)
-            data = await reader
-        assert data == b"".join(b"%d\r\n" % v for v in range(100))
-
-    run(scenario)
-
-
 def test_socket_observer_one_endless_stream_does_not_starve_another() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
@@ -316,3 +295,112 @@ def test_socket_observer_one_endless_stream_does_not_starve_another() -> None:
             assert finished == [None]
 
     run(scenario)
+
+
+def test_socket_import_rxrand_works_without_fcntl() -> None:
+    """Item 8: the Rx core is portable; only the kernel queries need POSIX, and degrade."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('fcntl', 'termios'):\n"
+        "            raise ImportError('no ' + name + ' here')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.modules.pop('fcntl', None)\n"
+        "import rxrand, rxrand.server\n"
+        "import reactivex.operators as ops\n"
+        "assert 'fcntl' not in sys.modules\n"
+        "assert rxrand.random_integers(3, seed=1).pipe(ops.count()).run() == 3\n"
+        "import socket\n"
+        "a, b = socket.socketpair()\n"
+        "assert rxrand.unsent_bytes(a) is None\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+
+
+def test_socket_observer_items_from_another_thread_reach_the_loop_once_per_burst() -> None:
+    """Every item arrives, in order; not one ``call_soon_threadsafe`` per item."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        handoffs = [0]
+        original = loop.call_soon_threadsafe
+
+        def counting(callback, *args, **kwargs):  # type: ignore[no-untyped-def]
+            handoffs[0] += 1
+            return original(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        with tcp_pair() as (server, client):
+            subject: Subject[int] = Subject()
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            subject.pipe(controlled()).subscribe(observer)
+            await asyncio.sleep(0.01)
+
+            def produce() -> None:
+                for value in range(1000):
+                    subject.on_next(value)
+
+            await loop.run_in_executor(None, produce)
+            handed = handoffs[0]
+            subject.on_completed()
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        assert data == b"".join(b"%d\r\n" % v for v in range(1000))
+        assert handed <= 20, handed
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("low", "high"), [(-(10**12), 10**12), (5, 9), (0, 10_000)])
+def test_socket_observer_any_range_takes_the_fused_path(low: int, high: int) -> None:
+    """Item 7: any [low, high] travels in bulk and is encoded in bulk, not only [0, 10000]."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        finished: list[BaseException | None] = []
+        with tcp_pair() as (server, client):
+            observer: SocketObserver[int] = SocketObserver(server, on_finished=finished.append)
+            source = random_integers(50_000, low=low, high=high, seed=4)
+            source.pipe(controlled()).subscribe(observer)
+            assert observer.fused
+            reader = loop.create_task(read_all(loop, client))
+            while not finished:
+                await asyncio.sleep(0.01)
+            server.shutdown(socket.SHUT_WR)
+            data = await reader
+        expected = random_integers(50_000, low=low, high=high, seed=4).pipe(ops.to_list()).run()
+        assert data == b"".join(b"%d\r\n" % v for v in expected)
+        assert finished == [None]
+
+    run(scenario)
+
+
+def test_socket_acked_bytes_counts_what_the_client_acknowledged_with_fallbacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The idle clock's progress: TCP_INFO, else SIOCOUTQ, else what the kernel accepted."""
+    with tcp_pair() as (server, _client):
+        server.setblocking(False)
+        written = 0
+        try:
+            while True:
+                written += server.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        time.sleep(0.05)  # acknowledgements come back
+        exact = acked_bytes(server, written)
+        assert 0 < exact < written  # the client read nothing: part is still unacknowledged
+        monkeypatch.setattr(rxrand._socket, "_TCP_INFO", None)
+        assert acked_bytes(server, written) == exact  # written - SIOCOUTQ
+        monkeypatch.setattr(rxrand._socket, "fcntl", None)
+        assert acked_bytes(server, written) == written  # the portable approximation

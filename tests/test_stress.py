@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
+import re
 import resource
 import socket
 import struct
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +24,8 @@ from rxrand import PROMPT
 from .conftest import RunningServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def raise_open_file_limit(needed: int) -> None:
@@ -177,3 +185,103 @@ def test_stress_garbage_and_slowloris_are_closed_by_their_bounds_while_others_ar
         assert 1.5 < loris_time < 10
 
     asyncio.run(scenario())
+
+
+def process_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def server_process(*args: str) -> Iterator[tuple[int, int]]:
+    """examples/tcp_server.py in a subprocess, its log in a file: (pid, port)."""
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "tcp_server.py"), "--port", "0", *args],
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                log.seek(0)
+                found = re.search(r"listening on [^ ]*:(\d+)", log.read())
+                if found:
+                    break
+                assert time.monotonic() < deadline, "the server did not report its port"
+                time.sleep(0.05)
+            yield process.pid, int(found.group(1))
+        finally:
+            process.kill()
+            process.wait()
+
+
+def stalled_rounds(port: int, pid: int, rounds: int, clients: int) -> list[int]:
+    """RSS of the server after each round of ``clients`` that ask for 10**9 and never read."""
+    curve = []
+    for _ in range(rounds):
+        socks = []
+        for _ in range(clients):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+            sock.sendall(b"1000000000\n")
+            socks.append(sock)
+        time.sleep(1.0)  # the server fills every kernel buffer and stalls
+        for sock in socks:
+            sock.close()
+        time.sleep(0.5)
+        curve.append(process_rss(pid))
+    return curve
+
+
+def test_stress_rss_is_flat_over_rounds_of_stalled_readers() -> None:
+    """Finding 5: 20 rounds of 200 clients that ask for 10**9 and never read."""
+    raise_open_file_limit(4096)
+    with server_process() as (pid, port):
+        curve = stalled_rounds(port, pid, rounds=20, clients=200)
+    mib = [round(rss / (1 << 20), 1) for rss in curve]
+    print("RSS after each round (MiB):", mib)
+    assert curve[-1] - curve[2] <= 5 << 20, mib
+
+
+def test_stress_one_flooding_client_costs_the_server_almost_no_cpu() -> None:
+    """Finding 3: a client that asks for 10**9, never reads and floods input for 3 s.
+
+    Before: 93-99 % of a core (everything read and thrown away). Now the
+    server does not read while streaming: TCP flow control stops the flood.
+    Other clients are served meanwhile.
+    """
+    with server_process() as (pid, port):
+        flooder = socket.create_connection(("127.0.0.1", port), timeout=10)
+        flooder.sendall(b"1000000000\n")
+        flooder.setblocking(False)
+        time.sleep(0.5)
+        cpu_before, started = process_cpu_seconds(pid), time.monotonic()
+        pushed = 0
+        served = 0
+        while time.monotonic() - started < 3.0:
+            try:
+                pushed += flooder.send(b"x" * 65536)
+            except BlockingIOError:
+                time.sleep(0.001)
+            if time.monotonic() - started > 1.0 and not served:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as other:
+                    other.sendall(b"1000\n")
+                    served = read_lines(other)
+        cpu = (process_cpu_seconds(pid) - cpu_before) / (time.monotonic() - started) * 100
+        flooder.close()
+    print(f"flooding client: server CPU {cpu:.1f} %, {pushed >> 10} KiB pushed")
+    assert served == 1000
+    assert cpu <= 5.0
+
+
+def read_lines(sock: socket.socket) -> int:
+    data = bytearray()
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+    return data.count(b"\r\n") - 1  # minus the prompt

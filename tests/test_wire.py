@@ -173,3 +173,18 @@ def test_wire_error_line_is_one_ascii_line() -> None:
 def test_wire_encode_int_line_matches_the_seed_format() -> None:
     for value in (0, 7, 10_000, 10_001, -3, 2**63 - 1):
         assert encode_int_line(value) == b"%d\r\n" % value
+
+
+def test_wire_client_bytes_in_error_messages_are_escaped() -> None:
+    """Finding 7: control bytes from the client never come back raw."""
+    with pytest.raises(BadCount) as caught:
+        parse_count(b"\x1b[2J\x07a\\b\xff", 100)
+    message = str(caught.value)
+    assert message.startswith("'\\x1b[2J\\x07a\\\\b\\xff' is not an integer")
+    line = error_line(message)
+    assert all(0x20 <= byte < 0x7F for byte in line[:-2])
+    assert line.endswith(b"\r\n")
+
+
+def test_wire_error_line_escapes_line_ends_and_control_characters() -> None:
+    assert error_line("a\r\nb\x00\x7f") == b"error: a\\r\\nb\\x00\\x7f\r\n"

@@ -1,0 +1,46 @@
+"""The kernel window, sans I/O: numbers in, items to request out."""
+
+from __future__ import annotations
+
+import pytest
+
+from rxrand import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
+
+
+def test_window_asks_for_a_window_of_items_by_the_largest_size_seen() -> None:
+    window = KernelWindow()
+    window.saw_item_size(7)
+    window.saw_item_size(3)  # smaller items do not shrink the size
+    assert window.item_size == 8  # the initial guess was larger still
+    assert window.items_to_request(None, 0) == WINDOW_BYTES // 8
+    window.saw_item_size(22)
+    assert window.items_to_request(None, 0) == WINDOW_BYTES // 22
+
+
+def test_window_never_requests_beyond_the_kernel_budget() -> None:
+    window = KernelWindow()
+    unsent = KERNEL_BUDGET - 800
+    assert window.items_to_request(unsent, 0) == 800 // 8
+
+
+def test_window_counts_what_is_already_outstanding() -> None:
+    window = KernelWindow()
+    assert window.items_to_request(None, WINDOW_BYTES // 8) == 0
+    assert window.items_to_request(None, WINDOW_BYTES // 8 - 5) == 5
+
+
+def test_window_waits_at_the_low_water_mark() -> None:
+    window = KernelWindow()
+    assert not window.kernel_full(None)
+    assert not window.kernel_full(NOTSENT_LOWAT - 1)
+    assert window.kernel_full(NOTSENT_LOWAT)
+
+
+def test_window_always_asks_for_at_least_one_item() -> None:
+    window = KernelWindow(window_bytes=4)
+    assert window.items_to_request(None, 0) == 1
+
+
+def test_window_rejects_an_empty_window() -> None:
+    with pytest.raises(ValueError, match=r"^window_bytes must be >= 1, got 0$"):
+        KernelWindow(window_bytes=0)

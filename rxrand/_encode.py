@@ -141,7 +141,7 @@ class IntLines:
             return _encode_each(encode_int_line, batch)
         table = self._table
         if table is not None and array.min() >= self._low and array.max() <= self._high:
-            return table.encode(array.astype(np.int64, copy=False)), table.width
+            return table.encode(array), table.width
         return encode_int_array(array)
 
 

@@ -246,7 +246,10 @@ def test_stress_rss_is_flat_over_rounds_of_stalled_readers() -> None:
         curve = stalled_rounds(port, pid, rounds=20, clients=200)
     mib = [round(rss / (1 << 20), 1) for rss in curve]
     print("RSS after each round (MiB):", mib)
-    assert curve[-1] - curve[2] <= 5 << 20, mib
+    # The level it settles at, not a passing peak (connections of the last round may still
+    # be closing on a loaded machine): the least of the last three rounds. Real creep (41 ->
+    # 168 MiB over 20 rounds before) raises every round, the least too.
+    assert min(curve[-3:]) - curve[2] <= 5 << 20, mib
 
 
 def test_stress_one_flooding_client_costs_the_server_almost_no_cpu() -> None:

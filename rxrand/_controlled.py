@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Generic, Protocol, TypeVar, cast, final
+from typing import Any, Final, Generic, Protocol, TypeVar, cast, final, overload
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
@@ -862,6 +862,24 @@ class _Forward:
 
     def request(self, n: int) -> None:
         self._subscription.request(n)
+
+
+@overload
+def controlled(
+    capacity: int = DEFAULT_CAPACITY,
+    overflow: Overflow = Overflow.ERROR,
+    *,
+    on_drop: None = None,
+) -> Callable[[Observable[_T]], Controlled[_T]]: ...
+
+
+@overload
+def controlled(
+    capacity: int = DEFAULT_CAPACITY,
+    overflow: Overflow = Overflow.ERROR,
+    *,
+    on_drop: Callable[[_T], None],
+) -> Callable[[Observable[_T]], Controlled[_T]]: ...
 
 
 def controlled(

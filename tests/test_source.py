@@ -226,3 +226,22 @@ def test_from_iterable_rejects_a_non_iterable_when_called() -> None:
 
     with pytest.raises(TypeError, match=r"^from_iterable\(\) takes an iterable, got int$"):
         from_iterable(5)  # type: ignore[arg-type]
+
+
+def test_from_iterable_loses_no_item_read_before_a_failure() -> None:
+    from rxrand import controlled, from_iterable
+    from rxrand.testing import RecordingSubscriber
+
+    def two_then_fail() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("after two")
+
+    probe = RecordingSubscriber[int]()
+    from_iterable(two_then_fail()).pipe(controlled()).subscribe(probe)
+    probe.request(1)
+    assert probe.values == [1]
+    assert probe.errors == []  # the item read ahead (2) is not lost, and nothing failed yet
+    probe.request(5)
+    assert probe.values == [1, 2]
+    assert str(probe.expect_error(ValueError)) == "after two"

@@ -40,6 +40,7 @@ scheduler, which are the defaults reactivex's own sources pick when they get
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, final
 
@@ -47,7 +48,14 @@ from reactivex import abc, typing
 from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
 from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 
-__all__ = ["CreditLink", "CreditOwner", "DemandChannel", "PullProducer", "demand_channel_of"]
+__all__ = [
+    "CreditLink",
+    "CreditOwner",
+    "DemandChannel",
+    "PullProducer",
+    "demand_channel_of",
+    "emit_burst",
+]
 
 _TState = TypeVar("_TState")
 
@@ -244,6 +252,31 @@ class DemandChannel(PeriodicScheduler):
         if isinstance(inner, abc.PeriodicSchedulerBase):
             return inner.schedule_periodic(period, action, state)
         return super().schedule_periodic(period, action, state)
+
+
+def emit_burst(
+    link: CreditLink | None,
+    on_next: Callable[[Any], None],
+    items: Iterable[Any],
+    stopped: Callable[[], bool],
+) -> int:
+    """Send ``items`` to ``on_next`` as one burst bracketed by ``link`` (if any).
+
+    Stops early once ``stopped()``; returns how many went out.
+    """
+    if link is not None:
+        link.begin()
+    sent = 0
+    try:
+        for value in items:
+            if stopped():
+                break
+            on_next(value)
+            sent += 1
+    finally:
+        if link is not None:
+            link.end(sent)
+    return sent
 
 
 def demand_channel_of(scheduler: abc.SchedulerBase | None) -> DemandChannel | None:

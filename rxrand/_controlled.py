@@ -49,7 +49,7 @@ nothing getting through parks its source until demand grows.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Generic, Protocol, TypeVar, cast, final, overload
 
 from reactivex import Observable, abc
@@ -58,7 +58,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ._buffer import BoundedBuffer, BufferOverflowError, Overflow
 from ._channel import CreditLink, DemandChannel, demand_channel_of
-from ._demand import UNBOUNDED, DrainInbox, add_demand, as_count, sub_demand
+from ._demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
 from ._fusion import BatchSource, Fusable
 from ._source import EMIT_BURST
 
@@ -464,14 +464,20 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 return
             # A burst on another thread (a hop): hand the items to the drain.
             if items and not self._inbox.cancelled and self._terminal is None:
-                overflow = self._buffer.offer_all(items, self._awaited())
-                if overflow is not None:
-                    self._terminal = overflow
+                overflow = self._offer_locked(items)
             claimed = self._inbox._claim_locked()
         if overflow is not None:
             self._upstream.dispose()
         if claimed:
             self._drain()
+
+    def _offer_locked(self, items: Iterable[_T]) -> BufferOverflowError | None:
+        """Buffer ``items``; on overflow the error becomes the terminal signal, returned so
+        that the caller disposes upstream once it has let go of the lock. Caller holds it."""
+        overflow = self._buffer.offer_all(items, self._awaited())
+        if overflow is not None and self._terminal is None:
+            self._terminal = overflow
+        return overflow
 
     def _awaited(self) -> int:
         """Demand the drain has not met yet (as last written by it): room in the buffer.
@@ -522,9 +528,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         with self._inbox.lock:
             items, self._burst_items = self._burst_items, []
             self._arrived += len(items)
-            overflow = self._buffer.offer_all(items, self._awaited())
-            if overflow is not None and self._terminal is None:
-                self._terminal = overflow
+            overflow = self._offer_locked(items)
         if overflow is not None:
             self._upstream.dispose()
 
@@ -543,9 +547,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                     # delay). From now on nothing swallowed is written off.
                     link.swallowed -= 1
                     self._late = True
-            overflow = self._buffer.offer(value, self._awaited())
-            if overflow is not None:
-                self._terminal = overflow
+            overflow = self._offer_locked((value,))
             claimed = self._inbox._claim_locked()
         if overflow is not None:
             self._upstream.dispose()
@@ -917,11 +919,7 @@ def controlled(
             or on_drop not callable.
         ValueError: capacity < 1.
     """
-    size = as_count(capacity)
-    if size is None:
-        raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
-    if size < 1:
-        raise ValueError(f"capacity must be >= 1, got {size}")
+    size = positive_count("capacity", capacity)
     if not isinstance(overflow, Overflow):
         raise TypeError(f"overflow must be an Overflow, got {type(overflow).__name__}")
     if on_drop is not None and not callable(on_drop):

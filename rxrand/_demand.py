@@ -20,7 +20,7 @@ import operator
 import threading
 from typing import Final, final
 
-__all__ = ["UNBOUNDED", "DrainInbox", "add_demand", "as_count", "check_request"]
+__all__ = ["UNBOUNDED", "DrainInbox", "add_demand", "as_count", "check_request", "positive_count"]
 
 #: Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is
 #: "effectively unbounded". The counter saturates here and is never
@@ -40,6 +40,21 @@ def as_count(value: object) -> int | None:
         return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         return None
+
+
+def positive_count(name: str, value: object) -> int:
+    """An argument that must be an integer >= 1 (a capacity, a prefetch), checked when passed.
+
+    Raises:
+        TypeError: not an integer (``bool`` included).
+        ValueError: below 1.
+    """
+    count = as_count(value)
+    if count is None:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if count < 1:
+        raise ValueError(f"{name} must be >= 1, got {count}")
+    return count
 
 
 def check_request(n: object) -> ValueError | TypeError | None:

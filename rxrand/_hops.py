@@ -30,11 +30,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, TypeVar, final
 
 from reactivex import Observable, abc
+from reactivex.disposable import Disposable
 
 from ._buffer import Overflow
-from ._channel import CreditLink, demand_channel_of
+from ._channel import CreditLink, demand_channel_of, emit_burst
 from ._controlled import Controlled, ControlledSubscription
-from ._demand import UNBOUNDED, add_demand, as_count
+from ._demand import UNBOUNDED, add_demand, positive_count
 from ._fusion import as_items
 from ._source import EMIT_BURST
 
@@ -65,20 +66,10 @@ class _Downstream(Generic[_T]):
 
     def emit(self, items: Sequence[_T]) -> None:
         """Send ``items`` downstream as one burst (the caller keeps them within credit)."""
-        link = self.link
-        if link is not None:
-            link.begin()
-        sent = 0
-        try:
-            on_next = self.observer.on_next
-            for value in items:
-                if self.done:
-                    break
-                on_next(value)
-                sent += 1
-        finally:
-            if link is not None:
-                link.end(sent)
+        emit_burst(self.link, self.observer.on_next, items, self.is_done)
+
+    def is_done(self) -> bool:
+        return self.done
 
     def terminate(self, error: Exception | None) -> None:
         if self.done:
@@ -257,6 +248,11 @@ class _SubscribeOn(Generic[_T]):
         self._down.detach()
 
 
+def _check_scheduler(scheduler: object) -> None:
+    if not isinstance(scheduler, abc.SchedulerBase):
+        raise TypeError(f"scheduler must be a reactivex scheduler, got {type(scheduler).__name__}")
+
+
 def observe_on(
     scheduler: abc.SchedulerBase, prefetch: int = DEFAULT_PREFETCH
 ) -> Callable[[Observable[_T]], Observable[_T]]:
@@ -279,13 +275,8 @@ def observe_on(
         TypeError: prefetch is not an int, or scheduler not a scheduler.
         ValueError: prefetch < 1.
     """
-    size = as_count(prefetch)
-    if size is None:
-        raise TypeError(f"prefetch must be an int, got {type(prefetch).__name__}")
-    if size < 1:
-        raise ValueError(f"prefetch must be >= 1, got {size}")
-    if not isinstance(scheduler, abc.SchedulerBase):
-        raise TypeError(f"scheduler must be a reactivex scheduler, got {type(scheduler).__name__}")
+    size = positive_count("prefetch", prefetch)
+    _check_scheduler(scheduler)
 
     def operator(source: Observable[_T]) -> Observable[_T]:
         def subscribe(
@@ -296,7 +287,7 @@ def observe_on(
             down.attach(hop)
             inner = down.channel.inner if down.channel is not None else subscribe_scheduler
             Controlled(source, size, Overflow.ERROR).subscribe(hop, scheduler=inner)
-            return _Dispose(hop.dispose)
+            return Disposable(hop.dispose)
 
         return Observable(subscribe)
 
@@ -321,8 +312,7 @@ def subscribe_on(scheduler: abc.SchedulerBase) -> Callable[[Observable[_T]], Obs
     Raises:
         TypeError: scheduler is not a reactivex scheduler.
     """
-    if not isinstance(scheduler, abc.SchedulerBase):
-        raise TypeError(f"scheduler must be a reactivex scheduler, got {type(scheduler).__name__}")
+    _check_scheduler(scheduler)
 
     def operator(source: Observable[_T]) -> Observable[_T]:
         def subscribe(
@@ -338,22 +328,8 @@ def subscribe_on(scheduler: abc.SchedulerBase) -> Callable[[Observable[_T]], Obs
                     upstream.subscribe(hop, scheduler=scheduler)
 
             scheduler.schedule(subscribe_there)
-            return _Dispose(hop.dispose)
+            return Disposable(hop.dispose)
 
         return Observable(subscribe)
 
     return operator
-
-
-@final
-class _Dispose(abc.DisposableBase):
-    __slots__ = ("_action", "_done")
-
-    def __init__(self, action: Callable[[], None]) -> None:
-        self._action = action
-        self._done = False
-
-    def dispose(self) -> None:
-        if not self._done:
-            self._done = True
-            self._action()

@@ -23,9 +23,10 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar, final
 
 from reactivex import Observable, abc
+from reactivex.disposable import Disposable
 
 from ._buffer import Overflow
-from ._channel import CreditLink, demand_channel_of
+from ._channel import CreditLink, demand_channel_of, emit_burst
 from ._controlled import Controlled, ControlledSubscription
 from ._demand import UNBOUNDED, add_demand
 from ._fusion import as_items
@@ -54,20 +55,10 @@ class _Member(Generic[_T]):
         self.hub.pump()
 
     def emit(self, items: Sequence[_T]) -> None:
-        link = self.link
-        if link is not None:
-            link.begin()
-        sent = 0
-        try:
-            on_next = self.observer.on_next
-            for value in items:
-                if self.gone:
-                    break
-                on_next(value)
-                sent += 1
-        finally:
-            if link is not None:
-                link.end(sent)
+        emit_burst(self.link, self.observer.on_next, items, self.is_gone)
+
+    def is_gone(self) -> bool:
+        return self.gone
 
     def leave(self) -> None:
         if not self.gone:
@@ -198,18 +189,7 @@ class _Shared(Observable[_T]):
             member.link.start()
         else:
             hub.pump()
-        return _Leave(member.leave)
-
-
-@final
-class _Leave(abc.DisposableBase):
-    __slots__ = ("_action",)
-
-    def __init__(self, action: Callable[[], None]) -> None:
-        self._action = action
-
-    def dispose(self) -> None:
-        self._action()
+        return Disposable(member.leave)
 
 
 def share() -> Callable[[Observable[_T]], Observable[_T]]:

@@ -39,7 +39,6 @@ scheduler, which are the defaults reactivex's own sources pick when they get
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, final
@@ -103,7 +102,9 @@ class CreditLink(abc.DisposableBase):
         #: outer source, for its inner ones), if any.
         self.parent: CreditLink | None = None
         self.detached = False
-        self._bracketed = threading.local()
+        # Whether the burst in progress holds the owner's burst slot. A producer's bursts
+        # never overlap (one at a time, on whatever thread), so one attribute will do.
+        self._bracketed = False
 
     def start(self) -> None:
         """The producer holds its link now: credit may come, even before this returns."""
@@ -111,12 +112,11 @@ class CreditLink(abc.DisposableBase):
 
     def begin(self) -> None:
         """A burst of emissions starts on this thread."""
-        self._bracketed.value = self._channel.owner._burst_begin(self)
+        self._bracketed = self._channel.owner._burst_begin(self)
 
     def end(self, emitted: int) -> None:
         """The burst is over: ``emitted`` items went downstream."""
-        bracketed: bool = getattr(self._bracketed, "value", False)
-        self._bracketed.value = False
+        bracketed, self._bracketed = self._bracketed, False
         self._channel.owner._burst_end(self, emitted, bracketed)
 
     def descends_from(self, other: CreditLink) -> bool:

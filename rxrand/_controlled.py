@@ -175,6 +175,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_connecting",
         "_delivered",
         "_demand",
+        "_direct",
         "_direct_sent",
         "_grant_budget",
         "_grant_thread",
@@ -234,6 +235,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._grant_thread = 0
         self._grant_budget = 0
         self._direct_sent = 0
+        # Where an item within demand goes on the spot, during a grant (see _supply).
+        self._direct: Callable[[_T], None] = _ignore
         self._collected: list[_T] = []
         # -- the burst slot's direct-delivery countdown (see _upstream_next) --
         self._budget = 0
@@ -460,7 +463,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 self._grant_budget -= direct
                 self._direct_sent += direct
                 if items:
-                    self._collected.extend(items)
+                    if self._collected:
+                        self._collected.extend(items)
+                    else:
+                        self._collected = items
                 return
             # A burst on another thread (a hop): hand the items to the drain.
             if items and not self._inbox.cancelled and self._terminal is None:
@@ -512,7 +518,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 # The drain is on this stack and this item is within demand:
                 # deliver it now (still serial, rule 1.3; within demand, 1.1).
                 self._budget = budget - 1
-                self._on_next(value)
+                self._direct(value)
                 return
             # Beyond the budget, or a burst on a hop's thread: the burst's
             # owner hands the list over when the burst ends.
@@ -621,11 +627,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             return False
         batches = self._batches
         if batches is not None:
-            batch = batches.take(min(demand, FUSED_BATCH))
+            taken = batches.take(min(demand, FUSED_BATCH))
             with self._inbox.lock:
-                self._pulled += len(batch)
-            if len(batch):
-                self._deliver(batch)
+                self._pulled += len(taken)
+            if len(taken):
+                self._deliver(taken)
             if batches.exhausted:
                 with self._inbox.lock:
                     if self._terminal is None:
@@ -648,12 +654,20 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 self._outstanding += share
         if not plan:
             return False
-        # The subscriber takes items on the spot, unless it takes batches,
-        # older items wait in the buffer, or each delivery must be bracketed
-        # as a burst of an outer channel (a nested controlled()).
-        on_the_spot = self._on_batch is None and not self._buffer and self._outer_link is None
+        # Items within demand go on the spot: to the subscriber's on_next, or
+        # into one batch for a bulk subscriber (handed over once the grant is
+        # done). Not while older items wait in the buffer, nor when each
+        # delivery must be bracketed as a burst of an outer channel (a nested
+        # controlled()).
+        on_the_spot = not self._buffer and self._outer_link is None
         self._grant_budget = demand if on_the_spot else 0
         self._direct_sent = 0
+        batch: list[_T] | None = None
+        if self._on_batch is not None:
+            batch = []
+            self._direct = batch.append
+        else:
+            self._direct = self._on_next
         self._grant_thread = _get_ident()
         try:
             for link, share in plan:
@@ -666,9 +680,13 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         finally:
             self._grant_thread = 0
             self._grant_budget = 0
-            sent = self._direct_sent
-            self._delivered += sent
-            self._demand = sub_demand(self._demand, sent)
+            self._direct = _ignore
+            if batch is None:
+                sent = self._direct_sent
+                self._delivered += sent
+                self._demand = sub_demand(self._demand, sent)
+        if batch:
+            self._deliver(batch)
         with self._inbox.lock:
             items, self._collected = self._collected, []
         if items:
@@ -679,7 +697,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         with self._inbox.lock:
             if not len(self._buffer):
                 take = min(self._demand, len(items))
-                direct, rest = items[:take], items[take:]
+                if take == len(items):
+                    direct, rest = items, []
+                else:
+                    direct, rest = items[:take], items[take:]
             else:
                 direct, rest = [], items
             overflow = self._buffer.offer_all(rest) if rest else None
@@ -692,6 +713,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     def _deliver(self, batch: Sequence[_T]) -> None:
         """Hand ``batch`` (at most the demand) to the subscriber; the drain alone calls this."""
+        if self._inbox.cancelled:
+            return  # rule 3.12: nothing after a cancel, not even a batch already taken
         sent = 0
         outer = self._outer_link
         if outer is not None:

@@ -112,7 +112,9 @@ def test_fused_rule_3_12_cancel_from_another_thread_stops_generation() -> None:
     generated = source.generated
     subscription.request(100_000)
     assert source.generated == generated
-    assert probe.count <= generated <= probe.count + CHUNK_SIZE
+    # At most one chunk ahead, plus the one batch (1000) that may have been taken when the
+    # cancel came: it is dropped, not delivered after the cancel (rule 3.12).
+    assert probe.count <= generated <= probe.count + CHUNK_SIZE + 1000
 
 
 def test_fused_each_subscription_has_its_own_stream() -> None:

@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final, overload
 
 from ._controlled import ControlledSubscription
 from ._encode import Batch, BatchEncoder, batch_encoder
@@ -265,6 +265,32 @@ class SocketObserver(Generic[_T]):
         "_window",
         "_written",
     )
+
+    # Without an encoder the items are integers: SocketObserver[str]() is a type error.
+    @overload
+    def __init__(
+        self: SocketObserver[int],
+        sock: socket.socket,
+        *,
+        sender: Sender | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        window_bytes: int = WINDOW_BYTES,
+        kernel_budget: int = KERNEL_BUDGET,
+        on_finished: Callable[[BaseException | None], None] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        sender: Sender | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        encoder: Callable[[_T], bytes] | BatchEncoder[_T],
+        window_bytes: int = WINDOW_BYTES,
+        kernel_budget: int = KERNEL_BUDGET,
+        on_finished: Callable[[BaseException | None], None] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,

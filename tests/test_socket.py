@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -404,3 +405,27 @@ def test_socket_acked_bytes_counts_what_the_client_acknowledged_with_fallbacks(
         assert acked_bytes(server, written) == exact  # written - SIOCOUTQ
         monkeypatch.setattr(rxrand._socket, "fcntl", None)
         assert acked_bytes(server, written) == written  # the portable approximation
+
+
+def test_socket_observer_without_an_encoder_takes_ints_only_for_the_type_checker(
+    tmp_path: Path,
+) -> None:
+    api = pytest.importorskip("mypy.api", reason="mypy is in the [lint] extra")
+    snippet = tmp_path / "typed.py"
+    snippet.write_text(
+        "import socket\n"
+        "from rxrand import SocketObserver\n"
+        "def f(sock: socket.socket) -> None:\n"
+        "    ints: SocketObserver[int] = SocketObserver(sock)\n"
+        "    text: SocketObserver[str] = SocketObserver(sock)\n"
+        "    encoded: SocketObserver[str] = SocketObserver(sock, encoder=str.encode)\n",
+        encoding="utf-8",
+    )
+    cache = Path(__file__).resolve().parent.parent / ".mypy_cache"
+    stdout, _, status = api.run(
+        ["--strict", "--no-error-summary", "--cache-dir", str(cache), str(snippet)]
+    )
+    assert status == 1
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1
+    assert "typed.py:5:" in errors[0]

@@ -934,9 +934,10 @@ def controlled(
     ``overflow`` decides.
 
     Args:
-        capacity: Most items held for a subscriber without demand; also the
-            most credit granted at once, and the most items that may vanish
-            between source and operator before the source is parked.
+        capacity: Most items held for a subscriber beyond its demand; also
+            how far a source may run ahead of demand when its items vanish
+            between source and operator, before it is parked (and the most
+            credit granted at once under unbounded demand).
         overflow: What to do when the buffer is full.
         on_drop: Called with each item the overflow policy drops (it must not
             call back into the subscription).

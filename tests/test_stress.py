@@ -246,10 +246,16 @@ def test_stress_rss_is_flat_over_rounds_of_stalled_readers() -> None:
         curve = stalled_rounds(port, pid, rounds=20, clients=200)
     mib = [round(rss / (1 << 20), 1) for rss in curve]
     print("RSS after each round (MiB):", mib)
-    # The level it settles at, not a passing peak (connections of the last round may still
-    # be closing on a loaded machine): the least of the last three rounds. Real creep (41 ->
-    # 168 MiB over 20 rounds before) raises every round, the least too.
-    assert min(curve[-3:]) - curve[2] <= 5 << 20, mib
+    # Creep, not a high-water mark. Real creep (41 -> 168 MiB over 20 rounds before) raises
+    # RSS a little every round. On a loaded machine one round's connections may still be
+    # open when the next round starts: the allocator then keeps a higher level once
+    # (seen in CI: 57.9 -> 67.6 MiB at round 4, then 67.6 for 16 rounds), which is no leak.
+    # So: the typical (median) increase per round after warm-up is nil, and all steps
+    # together stay under one such high-water step.
+    settled = curve[2:]
+    increases = sorted(later - earlier for earlier, later in zip(settled, settled[1:]))
+    assert increases[len(increases) // 2] <= 256 << 10, mib
+    assert min(curve[-3:]) - curve[2] <= 16 << 20, mib
 
 
 def test_stress_one_flooding_client_costs_the_server_almost_no_cpu() -> None:

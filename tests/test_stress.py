@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import os
 import re
 import resource
@@ -253,7 +254,7 @@ def test_stress_rss_is_flat_over_rounds_of_stalled_readers() -> None:
     # So: the typical (median) increase per round after warm-up is nil, and all steps
     # together stay under one such high-water step.
     settled = curve[2:]
-    increases = sorted(later - earlier for earlier, later in zip(settled, settled[1:]))
+    increases = sorted(later - earlier for earlier, later in itertools.pairwise(settled))
     assert increases[len(increases) // 2] <= 256 << 10, mib
     assert min(curve[-3:]) - curve[2] <= 16 << 20, mib
 

@@ -5,10 +5,14 @@ through one :class:`Sender`, so that bytes leave in the order they were
 written and the file descriptor has one writer callback registered with the
 loop at most, never two objects racing to register theirs.
 
-Memory: what the kernel does not take at once is copied into one buffer of
-fixed capacity per connection, allocated on the first partial write and
-reused after, never regrown (a fresh 64 KiB ``bytes`` per write cycle
-fragmented the C heap: RSS crept up by ~30 KiB per stalled connection).
+Memory: what the kernel does not take at once is copied into one buffer per
+connection, allocated on the first partial write and reused after (a fresh
+64 KiB ``bytes`` per write cycle fragmented the C heap: RSS crept up by
+~30 KiB per stalled connection). It starts at the smallest of a few sizes
+that holds the tail and only grows, to the next size, when a tail does not
+fit: a stalled slow reader typically leaves ~9 KiB unsent per cycle, so it
+keeps a 16 KiB buffer rather than a whole window's 68 KiB (at most three
+long-lived allocations per connection, so no fragmentation either).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from typing import Final, final
 from ._errors import ConnectionLost, translate_os_error
 from ._window import WINDOW_BYTES
 
-__all__ = ["SEND_BUFFER_BYTES", "Sender"]
+__all__ = ["BUFFER_SIZES", "SEND_BUFFER_BYTES", "Sender"]
 
-#: Capacity of the per-connection buffer: a window, the longest line, some room.
+#: Largest capacity of the per-connection buffer: a window, the longest line, some room.
 SEND_BUFFER_BYTES: Final = WINDOW_BYTES + 4096
+#: The capacities the buffer takes, smallest first; it moves up only when a tail does not fit.
+BUFFER_SIZES: Final = (16 * 1024, 32 * 1024, SEND_BUFFER_BYTES)
 
 _NEWLINE: Final = 0x0A
 
@@ -199,18 +205,40 @@ class Sender:
             self._line_open = data[sent - 1] != _NEWLINE
         return sent
 
+    @property
+    def capacity(self) -> int:
+        """Bytes the buffer holds now (0 before the first partial write)."""
+        return 0 if self._buffer is None else len(self._buffer)
+
+    def _fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes fit the buffer, after growing it if need be."""
+        queued = self._end - self._start
+        needed = queued + size
+        capacity = self.capacity
+        if needed <= capacity:
+            return True
+        if needed > SEND_BUFFER_BYTES:
+            return False
+        grown = bytearray(next(each for each in BUFFER_SIZES if each >= needed))
+        if queued:
+            assert self._view is not None
+            grown[:queued] = self._view[self._start : self._end]
+        if self._view is not None:
+            self._view.release()
+        self._buffer = grown
+        self._view = memoryview(grown)
+        self._start, self._end = 0, queued
+        return True
+
     def _keep(self, rest: memoryview) -> None:
         size = len(rest)
-        if self._buffer is None:
-            self._buffer = bytearray(SEND_BUFFER_BYTES)
-            self._view = memoryview(self._buffer)
-        view = self._view
-        assert view is not None
-        if self._extra or size > SEND_BUFFER_BYTES - (self._end - self._start):
+        if self._extra or not self._fits(size):
             self._extra.append(bytes(rest))
             self._extra_bytes += size
         else:
-            if self._end + size > SEND_BUFFER_BYTES:
+            view = self._view
+            assert view is not None
+            if self._end + size > len(view):
                 # Move what is queued to the front: same length, no reallocation.
                 length = self._end - self._start
                 view[:length] = view[self._start : self._end]
@@ -258,12 +286,14 @@ class Sender:
 
     def _refill(self) -> None:
         """Move queued writes into the (empty) buffer, as many as fit: one send for many."""
+        extra = self._extra
+        fitted = self._fits(len(extra[0]))
+        assert fitted
         view = self._view
         assert view is not None
-        extra = self._extra
         end = 0
         taken = 0
-        while taken < len(extra) and end + len(extra[taken]) <= SEND_BUFFER_BYTES:
+        while taken < len(extra) and end + len(extra[taken]) <= len(view):
             chunk = extra[taken]
             view[end : end + len(chunk)] = chunk
             end += len(chunk)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from rxrand import ConnectionLost, Sender
+from rxrand._sender import BUFFER_SIZES
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -138,6 +139,56 @@ def test_sender_reuses_one_buffer_for_partial_writes() -> None:
                 await asyncio.sleep(0.01)
             fill(sender, b"y" * 1000)
             assert sender._buffer is buffer
+            sender.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_sender_buffer_is_the_smallest_size_that_holds_the_tail() -> None:
+    """A slow reader's tail (a few KiB) costs a 16 KiB buffer, not a whole window's."""
+
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            sender = Sender(server)
+            assert sender.capacity == 0
+            fill(sender, b"x" * 1000)
+            assert sender.pending <= 1000
+            assert sender.capacity == BUFFER_SIZES[0]
+            sender.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_sender_buffer_grows_one_size_at_a_time_and_keeps_every_byte_in_order() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, client):
+            sender = Sender(server)
+            ready: list[bool] = []
+            sender.on_ready = lambda: ready.append(True)
+            lines = fill(sender, b"a" * 999 + b"\n")
+            expected = b"a" * 999 + b"\n"
+            expected *= lines
+            capacities = [sender.capacity]
+            for letter, size in ((b"b", 20_000), (b"c", 30_000), (b"d", 100_000), (b"e", 10)):
+                assert not sender.write(letter * size)
+                expected += letter * size
+                capacities.append(sender.capacity)
+            # 16 KiB, then 32 KiB for 20 KB more, then the largest; 100 KB does not fit any
+            # buffer and waits beside it, and so does what comes after it (order).
+            assert capacities == [
+                BUFFER_SIZES[0],
+                *BUFFER_SIZES[1:],
+                BUFFER_SIZES[2],
+                BUFFER_SIZES[2],
+            ]
+            assert sender.pending == len(expected) - sender.bytes_sent
+            received = await read_some(client, len(expected))
+            assert received == expected
+            while not ready:
+                await asyncio.sleep(0.01)
+            buffer = sender._buffer
+            fill(sender, b"f" * 1000)
+            assert sender._buffer is buffer  # it does not shrink: no allocation per cycle
             sender.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

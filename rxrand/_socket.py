@@ -237,6 +237,9 @@ class SocketObserver(Generic[_T]):
             :class:`~rxrand._sender.Sender` with other writers of the socket.
         encoder: Per item (``Callable[[T], bytes]``) or a batch encoder; the
             default writes integers as ``b"%d\\r\\n"``.
+        kernel_aware: The result of :func:`configure_stream_socket` (and of
+            reading :func:`unsent_bytes`) when the caller has configured the
+            socket already; ``None`` (the default) configures it here.
     """
 
     __slots__ = (
@@ -277,6 +280,7 @@ class SocketObserver(Generic[_T]):
         window_bytes: int = WINDOW_BYTES,
         kernel_budget: int = KERNEL_BUDGET,
         on_finished: Callable[[BaseException | None], None] | None = None,
+        kernel_aware: bool | None = None,
     ) -> None: ...
 
     @overload
@@ -290,6 +294,7 @@ class SocketObserver(Generic[_T]):
         window_bytes: int = WINDOW_BYTES,
         kernel_budget: int = KERNEL_BUDGET,
         on_finished: Callable[[BaseException | None], None] | None = None,
+        kernel_aware: bool | None = None,
     ) -> None: ...
 
     def __init__(
@@ -302,13 +307,16 @@ class SocketObserver(Generic[_T]):
         window_bytes: int = WINDOW_BYTES,
         kernel_budget: int = KERNEL_BUDGET,
         on_finished: Callable[[BaseException | None], None] | None = None,
+        kernel_aware: bool | None = None,
     ) -> None:
         self._window = KernelWindow(window_bytes, kernel_budget)
         self._sock = sock
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._encoder: BatchEncoder[Any] = batch_encoder(encoder)
-        self._kernel_aware = configure_stream_socket(sock) and unsent_bytes(sock) is not None
+        if kernel_aware is None:
+            kernel_aware = configure_stream_socket(sock) and unsent_bytes(sock) is not None
+        self._kernel_aware = kernel_aware
         self._owns_sender = sender is None
         self._sender = sender if sender is not None else Sender(sock, self._loop)
         if self._owns_sender:

@@ -150,6 +150,7 @@ class Connection:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         self._opened = time.monotonic()
+        self._kernel_aware = False
         self.observer: SocketObserver[int] | None = None
         self.subscription: ControlledSubscription[int] | None = None
 
@@ -173,7 +174,9 @@ class Connection:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        configure_stream_socket(self._sock)
+        self._kernel_aware = (
+            configure_stream_socket(self._sock) and unsent_bytes(self._sock) is not None
+        )
         log.info("open peer=%s", self.peer)
         self._step(self._protocol.start())
 
@@ -327,7 +330,11 @@ class Connection:
     def _start_stream(self, count: int) -> None:
         log.debug("peer=%s asked for %d integers", self.peer, count)
         observer: SocketObserver[int] = SocketObserver(
-            self._sock, sender=self._sender, loop=self._loop, on_finished=self._stream_finished
+            self._sock,
+            sender=self._sender,
+            loop=self._loop,
+            on_finished=self._stream_finished,
+            kernel_aware=self._kernel_aware,  # configured once, in start()
         )
         self.observer = observer
         self.subscription = self._server.source(count).pipe(controlled()).subscribe(observer)

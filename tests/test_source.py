@@ -10,6 +10,7 @@ import reactivex.operators as ops
 from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxrand import CHUNK_SIZE, controlled, random_integers
+from rxrand._source import PullEmitter
 from rxrand.testing import RecordingSubscriber
 
 
@@ -245,3 +246,63 @@ def test_from_iterable_loses_no_item_read_before_a_failure() -> None:
     probe.request(5)
     assert probe.values == [1, 2]
     assert str(probe.expect_error(ValueError)) == "after two"
+
+
+class _RecordingLink:
+    """Stands in for a CreditLink: records what each burst reports as emitted."""
+
+    def __init__(self) -> None:
+        self.ended: list[int] = []
+
+    def begin(self) -> None:
+        return None
+
+    def end(self, emitted: int) -> None:
+        self.ended.append(emitted)
+
+    def dispose(self) -> None:
+        return None
+
+
+class _Digits(PullEmitter[int]):
+    def __init__(self, observer: reactivex.abc.ObserverBase[int]) -> None:
+        super().__init__(observer)
+        self._next = 0
+
+    def next_items(self, n: int) -> list[int]:
+        items = list(range(self._next, min(self._next + n, 10)))
+        self._next += len(items)
+        self.done = self._next == 10
+        return items
+
+
+@pytest.mark.parametrize(
+    ("stop_at", "raise_at", "reported"),
+    [(None, None, 10), (3, None, 4), (None, 3, 3), (0, None, 1), (None, 0, 0)],
+)
+def test_a_burst_reports_exactly_the_items_whose_on_next_returned(
+    stop_at: int | None, raise_at: int | None, reported: int
+) -> None:
+    """The count the credit link gets: a stop from inside on_next (rule 3.13) ends the
+    burst after that item, which counts; an on_next that raises does not count its item."""
+    seen: list[int] = []
+    emitter: list[_Digits] = []
+
+    def on_next(value: int) -> None:
+        if value == raise_at:
+            raise RuntimeError("subscriber broke rule 2.13")
+        seen.append(value)
+        if value == stop_at:
+            emitter[0].stop()
+
+    observer = reactivex.Observer[int](on_next)
+    emitter.append(_Digits(observer))
+    link = _RecordingLink()
+    emitter[0]._link = link  # type: ignore[assignment]
+    if raise_at is None:
+        assert emitter[0]._burst(10) == reported
+    else:
+        with pytest.raises(RuntimeError):
+            emitter[0]._burst(10)
+    assert link.ended == [reported]
+    assert seen == list(range(reported))

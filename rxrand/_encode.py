@@ -174,7 +174,7 @@ def batch_encoder(encoder: Callable[[_T], bytes] | BatchEncoder[_T]) -> BatchEnc
     if encoder is encode_int_line:
         return INT_LINES  # type: ignore[return-value]
     # What isinstance(encoder, BatchEncoder) checks, without the runtime Protocol
-    # machinery (~15 us a call, once per connection on the server).
+    # machinery (~6 us a call, timed with timeit; once per connection on the server).
     if callable(getattr(encoder, "encode_batch", None)):
         return cast(BatchEncoder[_T], encoder)
     return PerItem(cast(Callable[[_T], bytes], encoder))

@@ -467,9 +467,17 @@ def test_server_idle_stream_ends_with_whole_lines_then_an_error_line_or_a_reset(
     server = make_server(idle_timeout=0.5)
     with stalled_client(server) as sock:
         read_prompt(sock)
+
         # (No check that the connection is open here: on a loaded machine the 0.5 s idle
-        # timeout may already have closed it.)
-        wait_for(lambda: server.call(lambda: len(server.server.connections)) == 0)
+        # timeout may already have closed it.) The server is done with the stream once the
+        # connection is gone (a reset, or the rest of a line not taken within the grace),
+        # or once it is CLOSING: every byte, the error line included, is in the kernel and
+        # the FIN is sent; it then waits (up to its 5 s linger) for our EOF, which comes
+        # only after this test reads.
+        def done() -> bool:
+            return all(c.phase is Phase.CLOSING for c in server.server.connections)
+
+        wait_for(lambda: server.call(done))
         data, reset = read_until_closed_or_reset(sock)
     assert_whole_lines_then_error_or_reset(data, reset, b"error: nothing was read for 0.5 seconds")
 

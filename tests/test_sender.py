@@ -169,11 +169,11 @@ def test_sender_buffer_grows_one_size_at_a_time_and_keeps_every_byte_in_order() 
             expected = b"a" * 999 + b"\n"
             expected *= lines
             capacities = [sender.capacity]
-            for letter, size in ((b"b", 20_000), (b"c", 30_000), (b"d", 100_000), (b"e", 10)):
+            for letter, size in ((b"b", 20_000), (b"c", 30_000), (b"d", 70_000), (b"e", 10)):
                 assert not sender.write(letter * size)
                 expected += letter * size
                 capacities.append(sender.capacity)
-            # 16 KiB, then 32 KiB for 20 KB more, then the largest; 100 KB does not fit any
+            # 16 KiB, then 32 KiB for 20 KB more, then the largest; 70 KB does not fit any
             # buffer and waits beside it, and so does what comes after it (order).
             assert capacities == [
                 BUFFER_SIZES[0],

@@ -55,6 +55,7 @@ __all__ = [
     "WriterStats",
     "acked_bytes",
     "configure_stream_socket",
+    "lift_notsent_lowat",
     "unsent_bytes",
 ]
 
@@ -73,6 +74,8 @@ _BYTES_ACKED_OFFSET: Final = 120
 _TCP_INFO_SIZE: Final = 256
 _U64: Final = struct.Struct("=Q")
 _INT: Final = struct.Struct("i")
+#: TCP_NOTSENT_LOWAT as high as it goes: the kernel's own default (no mark).
+_NO_LOWAT: Final = 2**31 - 1
 
 
 def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> bool:
@@ -91,6 +94,21 @@ def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> 
     except OSError:
         return False
     return True
+
+
+def lift_notsent_lowat(sock: socket.socket) -> None:
+    """Let the kernel take bytes whatever it holds unsent: for the last bytes of a stream.
+
+    With ``TCP_NOTSENT_LOWAT`` set, ``send`` takes nothing more once the
+    unsent bytes reach the mark, even with the send buffer nearly empty. A
+    stream cut short (shutdown, idle timeout) owes the rest of the line the
+    kernel has begun, then an error line: a few bytes, bounded, that must
+    not wait for a reader who may never read again (the truncation rule
+    would then end in a reset). Linux wakes the writer as the mark changes.
+    """
+    if _TCP_NOTSENT_LOWAT is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, _NO_LOWAT)
 
 
 def _ioctl_int(sock: socket.socket, request: int) -> int | None:

@@ -59,6 +59,7 @@ from ._socket import (
     SocketObserver,
     acked_bytes,
     configure_stream_socket,
+    lift_notsent_lowat,
     unsent_bytes,
 )
 from ._source import random_integers
@@ -344,6 +345,10 @@ class Connection:
             self.observer.close()
         self._sender.on_ready = self._on_drained
         self._sender.finish_line()
+        if self._kernel_aware:
+            # What is left (the rest of a line, an error line) is bounded: the
+            # kernel takes it now even from a reader who stopped reading.
+            lift_notsent_lowat(self._sock)
 
     def _stream_finished(self, error: BaseException | None) -> None:
         self._sender.on_ready = self._on_drained

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import gc
 import logging
@@ -480,6 +481,28 @@ def test_server_idle_stream_ends_with_whole_lines_then_an_error_line_or_a_reset(
         wait_for(lambda: server.call(done))
         data, reset = read_until_closed_or_reset(sock)
     assert_whole_lines_then_error_or_reset(data, reset, b"error: nothing was read for 0.5 seconds")
+
+
+def test_server_shutdown_ends_a_stalled_stream_with_its_error_line_not_a_reset(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """The kernel refused the stream's last write: the rest of the line and the error line
+    still go in (lifting TCP_NOTSENT_LOWAT), then a clean close, though the reader is stalled."""
+    server = make_server()
+    with stalled_client(server) as sock:
+        read_prompt(sock)
+        connection = connection_of(server)
+        # The kernel pushes back: bytes of the stream wait in user space.
+        wait_for(lambda: server.call(lambda: connection.buffered()[0]) > 0)
+        asyncio.run_coroutine_threadsafe(server.server.shutdown(), server.loop).result(10)
+        assert connection.close_reason == "server shutdown"
+        assert connection.phase is Phase.CLOSED
+        data, reset = read_until_closed_or_reset(sock)
+    assert not reset
+    assert data.endswith(b"\r\nerror: the server is shutting down; the stream ended early\r\n")
+    assert_whole_lines_then_error_or_reset(
+        data, reset, b"error: the server is shutting down; the stream ended early"
+    )
 
 
 def test_server_stream_reading_nothing_is_stopped_at_the_idle_timeout_not_twice_it(

@@ -10,13 +10,27 @@ The bound it keeps, per connection: user space holds at most
 the kernel's unsent bytes above ``kernel_budget``. With ``TCP_NOTSENT_LOWAT``
 the socket reports writable below ``lowat`` unsent bytes; at or above it the
 writer waits.
+
+A reader that keeps up gets an open window: once the kernel has sent every
+byte given to it (none unsent) at ``OPEN_AFTER`` requests in a row, a request
+may fill the whole room, up to 1.5 windows (never above the kernel budget),
+until the kernel holds bytes back again. Fewer, larger writes per stream
+(each write wakes the reader and costs a loop turn); a slow reader never
+earns it, so the memory it costs stays a window's.
 """
 
 from __future__ import annotations
 
 from typing import Final, final
 
-__all__ = ["INITIAL_ITEM_SIZE", "KERNEL_BUDGET", "NOTSENT_LOWAT", "WINDOW_BYTES", "KernelWindow"]
+__all__ = [
+    "INITIAL_ITEM_SIZE",
+    "KERNEL_BUDGET",
+    "NOTSENT_LOWAT",
+    "OPEN_AFTER",
+    "WINDOW_BYTES",
+    "KernelWindow",
+]
 
 #: Most encoded bytes held in user space per connection (one request's worth).
 WINDOW_BYTES: Final = 64 * 1024
@@ -26,6 +40,8 @@ NOTSENT_LOWAT: Final = 32 * 1024
 KERNEL_BUDGET: Final = NOTSENT_LOWAT + WINDOW_BYTES
 #: Assumed largest encoded item before any was seen (``b"10000\r\n"`` is 7).
 INITIAL_ITEM_SIZE: Final = 8
+#: Requests in a row that found nothing unsent before the window opens to 1.5 windows.
+OPEN_AFTER: Final = 3
 
 
 @final
@@ -33,12 +49,21 @@ class KernelWindow:
     """Unsent bytes and item size in, items to request out.
 
     Args:
-        window_bytes: Most encoded bytes one request may bring into user space.
+        window_bytes: Most encoded bytes one request may bring into user space
+            (1.5 times that, within ``kernel_budget``, while the window is open).
         kernel_budget: Most unsent bytes a request may leave in the kernel.
         lowat: The socket's ``TCP_NOTSENT_LOWAT``: at or above it, wait.
     """
 
-    __slots__ = ("item_size", "kernel_budget", "lowat", "window_bytes")
+    __slots__ = (
+        "_drained_streak",
+        "_open_bytes",
+        "_seen",
+        "item_size",
+        "kernel_budget",
+        "lowat",
+        "window_bytes",
+    )
 
     def __init__(
         self,
@@ -53,11 +78,19 @@ class KernelWindow:
         self.lowat = lowat
         #: The largest encoded item seen (or announced): requests are sized by it.
         self.item_size = INITIAL_ITEM_SIZE
+        self._seen = False
+        self._open_bytes = min(kernel_budget, window_bytes + window_bytes // 2)
+        # Requests in a row that found the kernel had sent everything.
+        self._drained_streak = 0
 
     def saw_item_size(self, size: int) -> None:
-        """An item (or a batch whose largest item) took ``size`` bytes encoded."""
-        if size > self.item_size:
+        """An item (or a batch whose largest item) took ``size`` bytes encoded.
+
+        The first size seen replaces the initial guess; after that it only grows.
+        """
+        if size > self.item_size or not self._seen:
             self.item_size = size
+            self._seen = True
 
     def kernel_full(self, unsent: int | None) -> bool:
         """Whether to wait for the socket to be writable before asking for more.
@@ -74,6 +107,13 @@ class KernelWindow:
         than the room in bytes (given items no larger than before).
         """
         room = self.window_bytes
-        if unsent is not None:
+        if unsent == 0:
+            # The reader keeps up: after OPEN_AFTER such requests in a row, open
+            # the window (nothing is unsent, so the kernel budget is all room).
+            self._drained_streak += 1
+            if self._drained_streak >= OPEN_AFTER:
+                room = max(room, self._open_bytes)
+        elif unsent is not None:
+            self._drained_streak = 0
             room = min(room, self.kernel_budget - unsent)
         return max(0, max(1, room // self.item_size) - outstanding)

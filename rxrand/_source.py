@@ -22,6 +22,10 @@ from operator import length_hint as _length_hint
 from typing import Any, Final, Generic, TypeVar, cast, final
 
 import numpy as np
+
+# Imported with this module: numpy 2 loads numpy.random lazily, on first use, which
+# cost the server's first client about 10 ms before its first integer.
+from numpy.random import default_rng
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.scheduler import CurrentThreadScheduler
@@ -332,7 +336,7 @@ class IntegerChunks:
     def __init__(
         self, low: int, high: int, seed: int | None, count: int | None, tally: _Tally
     ) -> None:
-        self._rng = np.random.default_rng(seed)
+        self._rng = default_rng(seed)
         self._low = low
         self._high = high
         self._left = count  # not yet generated; None: endless

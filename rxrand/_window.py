@@ -107,13 +107,14 @@ class KernelWindow:
         than the room in bytes (given items no larger than before).
         """
         room = self.window_bytes
-        if unsent == 0:
-            # The reader keeps up: after OPEN_AFTER such requests in a row, open
-            # the window (nothing is unsent, so the kernel budget is all room).
-            self._drained_streak += 1
-            if self._drained_streak >= OPEN_AFTER:
-                room = max(room, self._open_bytes)
-        elif unsent is not None:
-            self._drained_streak = 0
+        if unsent is not None:
             room = min(room, self.kernel_budget - unsent)
+            if unsent:
+                self._drained_streak = 0
+            else:
+                # The reader keeps up: after OPEN_AFTER such requests in a row, open
+                # the window (nothing is unsent, so the kernel budget is all room).
+                self._drained_streak += 1
+                if self._drained_streak >= OPEN_AFTER:
+                    room = max(room, self._open_bytes)
         return max(0, max(1, room // self.item_size) - outstanding)

@@ -77,3 +77,9 @@ def test_window_always_asks_for_at_least_one_item() -> None:
 def test_window_rejects_an_empty_window() -> None:
     with pytest.raises(ValueError, match=r"^window_bytes must be >= 1, got 0$"):
         KernelWindow(window_bytes=0)
+
+
+def test_window_drained_or_open_never_asks_beyond_a_budget_smaller_than_the_window() -> None:
+    window = KernelWindow(window_bytes=1000, kernel_budget=500)
+    window.saw_item_size(10)
+    assert {window.items_to_request(0, 0) for _ in range(2 * OPEN_AFTER)} == {50}

@@ -56,6 +56,7 @@ __all__ = [
     "acked_bytes",
     "configure_stream_socket",
     "lift_notsent_lowat",
+    "make_kernel_aware",
     "unsent_bytes",
 ]
 
@@ -94,6 +95,12 @@ def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> 
     except OSError:
         return False
     return True
+
+
+def make_kernel_aware(sock: socket.socket) -> bool:
+    """Configure ``sock`` (:func:`configure_stream_socket`); whether its kernel queue can be
+    read too (``SIOCOUTQNSD``): the ``kernel_aware`` that :class:`SocketObserver` takes."""
+    return configure_stream_socket(sock) and unsent_bytes(sock) is not None
 
 
 def lift_notsent_lowat(sock: socket.socket) -> None:
@@ -333,7 +340,7 @@ class SocketObserver(Generic[_T]):
         self._loop_thread = threading.get_ident()
         self._encoder: BatchEncoder[Any] = batch_encoder(encoder)
         if kernel_aware is None:
-            kernel_aware = configure_stream_socket(sock) and unsent_bytes(sock) is not None
+            kernel_aware = make_kernel_aware(sock)
         self._kernel_aware = kernel_aware
         self._owns_sender = sender is None
         self._sender = sender if sender is not None else Sender(sock, self._loop)

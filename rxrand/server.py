@@ -58,8 +58,8 @@ from ._socket import (
     HangupWatcher,
     SocketObserver,
     acked_bytes,
-    configure_stream_socket,
     lift_notsent_lowat,
+    make_kernel_aware,
     unsent_bytes,
 )
 from ._source import random_integers
@@ -175,9 +175,7 @@ class Connection:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._kernel_aware = (
-            configure_stream_socket(self._sock) and unsent_bytes(self._sock) is not None
-        )
+        self._kernel_aware = make_kernel_aware(self._sock)
         log.info("open peer=%s", self.peer)
         self._step(self._protocol.start())
 

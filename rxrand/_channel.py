@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, final
+from typing import Any, Final, Protocol, TypeVar, final
 
 from reactivex import abc, typing
 from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
@@ -57,6 +57,9 @@ __all__ = [
 ]
 
 _TState = TypeVar("_TState")
+
+#: Most credit granted at once to a producer whose items become producers.
+SPAWN_GRANT: Final = 16
 
 
 class PullProducer(Protocol):
@@ -96,6 +99,7 @@ class CreditLink(abc.DisposableBase):
         "finite",
         "parent",
         "producer",
+        "spawns",
         "swallowed",
     )
 
@@ -113,6 +117,8 @@ class CreditLink(abc.DisposableBase):
         #: The producer whose burst this one was attached in (a flat_map's
         #: outer source, for its inner ones), if any.
         self.parent: CreditLink | None = None
+        #: Whether this producer's items became producers (a flat_map's outer source).
+        self.spawns = False
         self.detached = False
         # Whether the burst in progress holds the owner's burst slot. A producer's bursts
         # never overlap (one at a time, on whatever thread), so one attribute will do.
@@ -221,9 +227,20 @@ class DemandChannel(PeriodicScheduler):
             if n <= 0:
                 break
             give = min(share, n, swallow_limit - link.swallowed)
+            if link.spawns:
+                # Each item of an outer source becomes a source: a few at a time, so that
+                # the inner ones supply the demand (a switch_map drops all but the last
+                # inner source of a burst: granted `share`, it would make `share` of them).
+                give = min(give, SPAWN_GRANT)
             plan.append((link, give))
             n -= give
         self._next = start + len(plan)
+        if len(plan) > 1:
+            # Inner sources (a flat_map's, a switch_map's) are asked before their outer
+            # source: asked after it, they may be gone before they emit anything (a
+            # switch_map drops its inner source at the next outer item), round after
+            # round, while the outer source runs on.
+            plan.sort(key=_outer_last)
         return plan
 
     # -- scheduler: delegate ---------------------------------------------------------
@@ -238,10 +255,23 @@ class DemandChannel(PeriodicScheduler):
     def now(self) -> datetime:
         return self._timed().now
 
+    def _keep(self, action: abc.ScheduledAction[_TState]) -> abc.ScheduledAction[_TState]:
+        """``action``, called with this channel as its scheduler rather than the inner one.
+
+        reactivex hands an action the scheduler that runs it, and operators subscribe with
+        that one (``on_error_resume_next``, ``expand``, ``generate``...): given the inner
+        scheduler, the source they subscribe would no longer see the channel, and push.
+        """
+
+        def run(_: abc.SchedulerBase, state: _TState | None = None) -> abc.DisposableBase | None:
+            return action(self, state)
+
+        return run
+
     def schedule(
         self, action: abc.ScheduledAction[_TState], state: _TState | None = None
     ) -> abc.DisposableBase:
-        return self._immediate().schedule(action, state)
+        return self._immediate().schedule(self._keep(action), state)
 
     def schedule_relative(
         self,
@@ -250,8 +280,8 @@ class DemandChannel(PeriodicScheduler):
         state: _TState | None = None,
     ) -> abc.DisposableBase:
         if self._inner is None and self.to_seconds(duetime) <= 0:
-            return self._immediate().schedule(action, state)
-        return self._timed().schedule_relative(duetime, action, state)
+            return self._immediate().schedule(self._keep(action), state)
+        return self._timed().schedule_relative(duetime, self._keep(action), state)
 
     def schedule_absolute(
         self,
@@ -259,7 +289,7 @@ class DemandChannel(PeriodicScheduler):
         action: abc.ScheduledAction[_TState],
         state: _TState | None = None,
     ) -> abc.DisposableBase:
-        return self._timed().schedule_absolute(duetime, action, state)
+        return self._timed().schedule_absolute(duetime, self._keep(action), state)
 
     def schedule_periodic(
         self,
@@ -271,6 +301,10 @@ class DemandChannel(PeriodicScheduler):
         if isinstance(inner, abc.PeriodicSchedulerBase):
             return inner.schedule_periodic(period, action, state)
         return super().schedule_periodic(period, action, state)
+
+
+def _outer_last(share: tuple[CreditLink, int]) -> bool:
+    return share[0].parent is None
 
 
 def emit_burst(

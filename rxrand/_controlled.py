@@ -410,6 +410,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 while parent.parent is not None:
                     parent = parent.parent
                 link.parent = parent
+                parent.spawns = True
                 if parent.swallowed:
                     parent.swallowed -= 1
             claimed = self._inbox._claim_locked()

@@ -522,7 +522,9 @@ CASES_LIST: list[Case] = [
         "ops.exclusive",
         lambda s: s.ints().pipe(ops.map(_inner(s)), ops.exclusive()),
         "breaks",
-        "stalls (unfixed, not yet diagnosed): 362 of 2005 delivered",
+        "stalls (unfixed): the outer items it drops while an inner source runs look, to the "
+        "ledger, like items queued by concat_map, which must park the outer source at demand + "
+        "capacity; there is no way to tell them apart from outside the operator",
         ratio=1.5,
     ),
     _c(

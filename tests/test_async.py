@@ -15,14 +15,14 @@ import reactivex.operators as ops
 from reactivex.scheduler import NewThreadScheduler
 
 from rxrand import (
-    CHUNK_SIZE,
-    Controlled,
     controlled,
     from_async_iterable,
     from_iterable,
     random_integers,
     to_async_iterable,
 )
+from rxrand.ops import Controlled
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 from .tck.verification import PublisherVerification

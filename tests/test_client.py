@@ -18,20 +18,10 @@ import pytest
 import reactivex.operators as ops
 from reactivex import Observable
 
-from rxrand import (
-    CHUNK_SIZE,
-    KERNEL_BUDGET,
-    PROMPT,
-    RECV_BYTES,
-    WINDOW_BYTES,
-    ConnectionLost,
-    LineTooLongError,
-    RandomIntegers,
-    controlled,
-    random_integers,
-    socket_lines,
-)
-from rxrand.client import TICK, ClientError, IntegerStreamChecker, fetch
+from rxrand import ConnectionLost, LineTooLongError, controlled, random_integers, socket_lines
+from rxrand.cli.client import TICK, ClientError, IntegerStreamChecker, fetch
+from rxrand.net import KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDOW_BYTES
+from rxrand.sources import CHUNK_SIZE, RandomIntegers
 from rxrand.testing import RecordingSubscriber
 
 from .conftest import RunningServer

@@ -18,7 +18,8 @@ from reactivex.scheduler import NewThreadScheduler, ThreadPoolScheduler
 from reactivex.subject import Subject
 
 import rxrand
-from rxrand import CHUNK_SIZE, BufferOverflowError, controlled, random_integers
+from rxrand import BufferOverflowError, controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 from .composition import ROWS, Row, concat_map, run_row
@@ -218,9 +219,9 @@ def test_finding_7_rxrand_subscribe_on_keeps_demand() -> None:
 
 def test_finding_8_inner_sources_generate_only_what_they_hold() -> None:
     outer = random_integers(seed=1)
-    inners: list[rxrand.RandomIntegers] = []
+    inners: list[rxrand.sources.RandomIntegers] = []
 
-    def inner(_: int) -> rxrand.RandomIntegers:
+    def inner(_: int) -> rxrand.sources.RandomIntegers:
         source = random_integers(3, seed=2)
         inners.append(source)
         return source
@@ -300,6 +301,6 @@ def test_finding_10_batches_from_another_thread_reach_the_subscriber() -> None:
 def test_finding_10_no_private_cpython_api_in_the_core() -> None:
     import inspect
 
-    import rxrand._controlled as core
+    import rxrand.ops.controlled as core
 
     assert "_is_owned" not in inspect.getsource(core)

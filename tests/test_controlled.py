@@ -14,7 +14,6 @@ import reactivex.operators as ops
 from reactivex.subject import Subject
 
 from rxrand import (
-    CHUNK_SIZE,
     UNBOUNDED,
     BufferOverflowError,
     ControlledSubscription,
@@ -22,6 +21,7 @@ from rxrand import (
     controlled,
     random_integers,
 )
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rxrand import UNBOUNDED
-from rxrand._demand import add_demand, check_request
+from rxrand.core.demand import add_demand, check_request
 
 
 def test_demand_adds_up() -> None:

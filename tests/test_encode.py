@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from rxrand import INT_LINES, IntLines, LineTable, encode_int_array, encode_int_line
-from rxrand._encode import PerItem, batch_encoder
+from rxrand.net import INT_LINES, IntLines, LineTable, encode_int_array, encode_int_line
+from rxrand.net.encode import PerItem, batch_encoder
 
 INT64 = np.iinfo(np.int64)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 
 from rxrand import ConnectionLost
-from rxrand._errors import out_of_resources, translate_os_error
+from rxrand.net.errors import out_of_resources, translate_os_error
 
 
 def test_errors_would_block_means_retry() -> None:

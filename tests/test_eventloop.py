@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import reactivex.operators as ops
 
-from rxrand import EVENT_LOOPS, LoopUnavailable, event_loop_factory, random_integers
-from rxrand._eventloop import run_on
-from rxrand.server import _parse_args
+from rxrand import random_integers
+from rxrand.cli.server import _parse_args
+from rxrand.net import EVENT_LOOPS, LoopUnavailable, event_loop_factory
+from rxrand.net.eventloop import run_on
 
 from .conftest import read_prompt, read_until_closed
 

@@ -10,16 +10,10 @@ import numpy as np
 import pytest
 import reactivex.operators as ops
 
-from rxrand import (
-    CHUNK_SIZE,
-    ControlledSubscription,
-    Fusable,
-    IntegerBatches,
-    SocketObserver,
-    controlled,
-    random_integers,
-)
-from rxrand._fused import LineTable
+from rxrand import ControlledSubscription, SocketObserver, controlled, random_integers
+from rxrand.core import Fusable
+from rxrand.net.line_table import LineTable
+from rxrand.sources import CHUNK_SIZE, IntegerBatches
 from rxrand.testing import RecordingSubscriber
 
 from .test_socket import read_all, run, tcp_pair

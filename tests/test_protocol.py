@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rxrand import PROMPT, ProtocolLimits, ServerProtocol
-from rxrand._protocol import (
+from rxrand.net import PROMPT, ProtocolLimits, ServerProtocol
+from rxrand.net.protocol import (
     Abort,
     Action,
     Close,
@@ -22,7 +22,7 @@ from rxrand._protocol import (
     StreamEnded,
     Tick,
 )
-from rxrand._wire import error_line
+from rxrand.net.wire import error_line
 
 LIMITS = ProtocolLimits(idle_timeout=4.0, max_count=1000)
 

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from rxrand import ConnectionLost, Sender
-from rxrand._sender import BUFFER_SIZES
+from rxrand import ConnectionLost
+from rxrand.net import Sender
+from rxrand.net.sender import BUFFER_SIZES
 
 pytestmark = pytest.mark.timeout(60)
 

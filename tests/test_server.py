@@ -22,11 +22,13 @@ import pytest
 import reactivex.operators as ops
 from reactivex import Observable
 
-import rxrand.server
-from rxrand import KERNEL_BUDGET, PROMPT, WINDOW_BYTES, random_integers
-from rxrand._protocol import Phase
-from rxrand._socket import HangupWatcher
-from rxrand.server import Connection, _parse_args
+import rxrand.net.server
+from rxrand import random_integers
+from rxrand.cli.server import _parse_args
+from rxrand.net import KERNEL_BUDGET, PROMPT, WINDOW_BYTES
+from rxrand.net.protocol import Phase
+from rxrand.net.server import Connection
+from rxrand.net.socket_observer import HangupWatcher
 
 from .conftest import RunningServer, read_exactly, read_prompt, read_until_closed
 
@@ -727,7 +729,7 @@ def test_server_accept_errors_are_logged_at_most_once_a_second_with_a_count(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Finding 7: ``accept failed (Too many open files)`` does not flood the log."""
-    monkeypatch.setattr(rxrand.server, "_ACCEPT_LOG_INTERVAL", 0.2)
+    monkeypatch.setattr(rxrand.net.server, "_ACCEPT_LOG_INTERVAL", 0.2)
     server = make_server()
 
     class Exhausted:

@@ -17,17 +17,9 @@ import pytest
 import reactivex.operators as ops
 from reactivex.subject import Subject
 
-import rxrand._socket
-from rxrand import (
-    KERNEL_BUDGET,
-    WINDOW_BYTES,
-    ConnectionLost,
-    SocketObserver,
-    acked_bytes,
-    controlled,
-    random_integers,
-    unsent_bytes,
-)
+import rxrand.net.socket_observer
+from rxrand import ConnectionLost, SocketObserver, controlled, random_integers
+from rxrand.net import KERNEL_BUDGET, WINDOW_BYTES, acked_bytes, unsent_bytes
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -314,7 +306,7 @@ def test_socket_import_rxrand_works_without_fcntl() -> None:
         "assert rxrand.random_integers(3, seed=1).pipe(ops.count()).run() == 3\n"
         "import socket\n"
         "a, b = socket.socketpair()\n"
-        "assert rxrand.unsent_bytes(a) is None\n"
+        "assert rxrand.net.unsent_bytes(a) is None\n"
         "print('ok')\n"
     )
     result = subprocess.run(
@@ -401,9 +393,9 @@ def test_socket_acked_bytes_counts_what_the_client_acknowledged_with_fallbacks(
         time.sleep(0.05)  # acknowledgements come back
         exact = acked_bytes(server, written)
         assert 0 < exact < written  # the client read nothing: part is still unacknowledged
-        monkeypatch.setattr(rxrand._socket, "_TCP_INFO", None)
+        monkeypatch.setattr(rxrand.net.socket_observer, "_TCP_INFO", None)
         assert acked_bytes(server, written) == exact  # written - SIOCOUTQ
-        monkeypatch.setattr(rxrand._socket, "fcntl", None)
+        monkeypatch.setattr(rxrand.net.socket_observer, "fcntl", None)
         assert acked_bytes(server, written) == written  # the portable approximation
 
 

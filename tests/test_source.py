@@ -9,8 +9,9 @@ import reactivex
 import reactivex.operators as ops
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxrand import CHUNK_SIZE, controlled, random_integers
-from rxrand._source import PullEmitter
+from rxrand import controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
+from rxrand.sources.integers import PullEmitter
 from rxrand.testing import RecordingSubscriber
 
 

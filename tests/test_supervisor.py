@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import reactivex.operators as ops
 
-from rxrand import RestartBudget, random_integers, usable_cores
-from rxrand._supervisor import MAX_RESTARTS, workers_from_text
-from rxrand.server import _parse_args
+from rxrand import random_integers
+from rxrand.cli.server import _parse_args
+from rxrand.cli.supervisor import MAX_RESTARTS, RestartBudget, usable_cores, workers_from_text
 
 from .conftest import read_exactly, read_prompt, read_until_closed
 

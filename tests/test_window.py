@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rxrand import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
-from rxrand._window import OPEN_AFTER
+from rxrand.net import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
+from rxrand.net.window import OPEN_AFTER
 
 
 def test_window_asks_for_a_window_of_items_by_the_largest_size_seen() -> None:

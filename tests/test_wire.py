@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxrand import (
+from rxrand.net import (
     MAX_LINE_LENGTH,
     NEED_DATA,
     PROMPT,

@@ -23,9 +23,9 @@ from typing import Final, Generic, Literal, TypeVar, final
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ._controlled import Controlled, ControlledSubscription, controlled
-from ._demand import as_count
-from ._loop_producer import LoopProducer, loop_or_error
+from ..core.demand import as_count
+from ..sources.loop_producer import LoopProducer, loop_or_error
+from .controlled import Controlled, ControlledSubscription, controlled
 
 __all__ = [
     "DEFAULT_PREFETCH",

@@ -25,12 +25,12 @@ from typing import Generic, TypeVar, final
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ._buffer import Overflow
-from ._channel import CreditLink, demand_channel_of, emit_burst
-from ._controlled import Controlled, ControlledSubscription
-from ._demand import UNBOUNDED, add_demand
-from ._fusion import as_items
-from ._source import EMIT_BURST
+from ..core.buffer import Overflow
+from ..core.channel import CreditLink, demand_channel_of, emit_burst
+from ..core.demand import UNBOUNDED, add_demand
+from ..core.fusion import as_items
+from ..sources.integers import EMIT_BURST
+from .controlled import Controlled, ControlledSubscription
 
 __all__ = ["share"]
 

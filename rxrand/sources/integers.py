@@ -4,7 +4,7 @@
 Both are built on :class:`PullEmitter`, one per subscription, which emits in
 one of two ways:
 
-* **pulled**, under a request operator (a :class:`~rxrand._channel.DemandChannel`
+* **pulled**, under a request operator (a :class:`~rxrand.core.channel.DemandChannel`
   came as the subscribe-time scheduler): it attaches to the channel and emits
   only against credit, in bursts bracketed by its credit link;
 * **pushed**, anywhere else, like any cold Observable, but **one burst per
@@ -30,8 +30,8 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
-from ._channel import CreditLink, demand_channel_of
-from ._demand import UNBOUNDED, add_demand, as_count
+from ..core.channel import CreditLink, demand_channel_of
+from ..core.demand import UNBOUNDED, add_demand, as_count
 
 __all__ = [
     "CHUNK_SIZE",

@@ -20,8 +20,8 @@ from typing import Any, Final, Protocol, TypeVar, cast, final, runtime_checkable
 
 import numpy as np
 
-from ._fused import LineTable
-from ._wire import encode_int_line
+from .line_table import LineTable
+from .wire import encode_int_line
 
 __all__ = [
     "INT_LINES",

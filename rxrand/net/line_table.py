@@ -1,6 +1,6 @@
 """Table encoding of integer lines, for the fused path.
 
-On the fused path (see ``_fusion``) integers reach the socket Observer as
+On the fused path (see :mod:`rxrand.core.fusion`) integers reach the socket Observer as
 numpy arrays; :class:`LineTable` turns a whole array into ``b"%d\\r\\n"``
 lines at C speed.
 """
@@ -12,13 +12,11 @@ from typing import Any, Final, final
 
 import numpy as np
 
-from ._source import IntegerBatches
-
-__all__ = ["IntegerBatches", "LineTable"]
+__all__ = ["LineTable"]
 
 #: Largest range that gets an encoding table (the default [0, 10000] has 10,001).
 #: Building one takes ~2 ms on the loop; wider ranges are encoded arithmetically
-#: (rxrand._encode.encode_int_array), never by a table built on the hot path.
+#: (rxrand.net.encode.encode_int_array), never by a table built on the hot path.
 _MAX_TABLE_VALUES: Final = 1 << 14
 #: Tables kept at once (each at most 16,384 lines of <= 22 bytes: 352 KiB).
 _TABLES_CACHED: Final = 8

@@ -1,7 +1,7 @@
 """The server's side of the protocol as a state machine, sans I/O (the h11 way).
 
 Rule 1: everything that decides what the server says, when it stops reading
-and how it closes lives here. The driver (:class:`rxrand.server.Connection`)
+and how it closes lives here. The driver (:class:`rxrand.net.server.Connection`)
 feeds in what happened (bytes, the kernel took the output, the stream ended,
 the time with the client's acknowledged bytes) and carries out the actions
 that come back. No socket, no event loop, no clock: time is passed in.
@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import Final, final
 
-from ._wire import (
+from .wire import (
     MAX_LINE_LENGTH,
     NEED_DATA,
     PROMPT,

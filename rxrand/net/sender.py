@@ -23,8 +23,8 @@ import socket
 from collections.abc import Callable
 from typing import Final, final
 
-from ._errors import ConnectionLost, translate_os_error
-from ._window import WINDOW_BYTES
+from .errors import ConnectionLost, translate_os_error
+from .window import WINDOW_BYTES
 
 __all__ = ["BUFFER_SIZES", "SEND_BUFFER_BYTES", "Sender"]
 

@@ -1,6 +1,6 @@
 """The socket Observer: writes a stream into a TCP socket and requests more when the kernel drains.
 
-Data flows one way (items -> encoder -> :class:`~rxrand._sender.Sender` ->
+Data flows one way (items -> encoder -> :class:`~rxrand.net.sender.Sender` ->
 kernel), demand flows back one way (kernel has room ->
 :class:`~rxrand.KernelWindow` -> ``request(n)``). The observer itself only
 adapts: it takes items (one by one or in batches, on any thread), hands them
@@ -36,12 +36,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Final, Generic, TypeVar, final, overload
 
-from ._controlled import ControlledSubscription
-from ._encode import Batch, BatchEncoder, batch_encoder
-from ._errors import ConnectionLost
-from ._sender import Sender
-from ._window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
-from ._wire import encode_int_line
+from ..ops.controlled import ControlledSubscription
+from .encode import Batch, BatchEncoder, batch_encoder
+from .errors import ConnectionLost
+from .sender import Sender
+from .window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
+from .wire import encode_int_line
 
 fcntl: ModuleType | None
 try:
@@ -259,7 +259,7 @@ class SocketObserver(Generic[_T]):
 
     Args:
         sock: The connected socket; or pass ``sender`` to share one
-            :class:`~rxrand._sender.Sender` with other writers of the socket.
+            :class:`~rxrand.net.sender.Sender` with other writers of the socket.
         encoder: Per item (``Callable[[T], bytes]``) or a batch encoder; the
             default writes integers as ``b"%d\\r\\n"``.
         kernel_aware: The result of :func:`configure_stream_socket` (and of
@@ -467,7 +467,7 @@ class SocketObserver(Generic[_T]):
         """Stop at once: cancel the subscription, write nothing more. Idempotent.
 
         A shared sender keeps what is queued (its owner decides, see
-        :meth:`~rxrand._sender.Sender.finish_line`); an own one drops it.
+        :meth:`~rxrand.net.sender.Sender.finish_line`); an own one drops it.
         """
         if self._state is _State.DONE:
             return

@@ -2,9 +2,9 @@
 
 The pieces, each with one job:
 
-* :class:`~rxrand._demand.DrainInbox`: the news (requests, cancel) under one
+* :class:`~rxrand.core.demand.DrainInbox`: the news (requests, cancel) under one
   lock, and who owns the drain loop (RxJava's queue-drain);
-* :class:`~rxrand._buffer.BoundedBuffer`: items that arrived without demand,
+* :class:`~rxrand.core.buffer.BoundedBuffer`: items that arrived without demand,
   at most ``capacity``, with an :class:`Overflow` policy;
 * the **drain loop** (:meth:`ControlledSubscription._drain`): the only code
   that signals the subscriber and the only writer of delivery state (demand
@@ -15,11 +15,11 @@ The pieces, each with one job:
   that emits everything inside ``subscribe`` (what reactivex's
   ``AutoDetachObserver`` does for the same reason);
 * the **credit ledger**: what the drain granted to pull sources through the
-  :class:`~rxrand._channel.DemandChannel`, what of it is still in flight, and
+  :class:`~rxrand.core.channel.DemandChannel`, what of it is still in flight, and
   what vanished on the way.
 
 Credit accounting. Pull sources emit against credit, in bursts bracketed by
-their :class:`~rxrand._channel.CreditLink`. Items that arrive *on the
+their :class:`~rxrand.core.channel.CreditLink`. Items that arrive *on the
 bursting thread during the burst* are counted as they come (the fast path:
 delivered on the spot within demand, or a list append; no lock). Items the
 operators in between swallowed (a ``filter``, a ``zip`` waiting for its
@@ -56,11 +56,11 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
-from ._buffer import BoundedBuffer, BufferOverflowError, Overflow
-from ._channel import CreditLink, DemandChannel, demand_channel_of
-from ._demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
-from ._fusion import BatchSource, Fusable
-from ._source import EMIT_BURST
+from ..core.buffer import BoundedBuffer, BufferOverflowError, Overflow
+from ..core.channel import CreditLink, DemandChannel, demand_channel_of
+from ..core.demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
+from ..core.fusion import BatchSource, Fusable
+from ..sources.integers import EMIT_BURST
 
 __all__ = [
     "DEFAULT_CAPACITY",

@@ -18,8 +18,8 @@ from typing import Generic, TypeVar
 from reactivex import abc
 from reactivex.disposable import Disposable
 
-from ._channel import CreditLink, demand_channel_of
-from ._demand import UNBOUNDED, add_demand
+from ..core.channel import CreditLink, demand_channel_of
+from ..core.demand import UNBOUNDED, add_demand
 
 __all__ = ["LoopProducer", "loop_or_error"]
 

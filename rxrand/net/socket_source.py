@@ -22,9 +22,9 @@ from typing import Final, final
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ._errors import ConnectionLost, translate_os_error
-from ._loop_producer import LoopProducer, loop_or_error
-from ._wire import MAX_LINE_LENGTH, EndOfInput, Line, LineDecoder, LineTooLong
+from ..sources.loop_producer import LoopProducer, loop_or_error
+from .errors import ConnectionLost, translate_os_error
+from .wire import MAX_LINE_LENGTH, EndOfInput, Line, LineDecoder, LineTooLong
 
 __all__ = ["RECV_BYTES", "LineTooLongError", "SocketLines", "socket_lines"]
 

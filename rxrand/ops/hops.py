@@ -17,7 +17,7 @@ capacity (see ``_controlled``). These two keep real demand across the hop:
   subscription *and every request* run on ``scheduler``, so the source
   subscribes and generates there, only what downstream asked for.
 
-Each is a :class:`~rxrand._channel.PullProducer` of the downstream channel
+Each is a :class:`~rxrand.core.channel.PullProducer` of the downstream channel
 (its bursts are bracketed, so swallowed items are accounted as usual) and a
 bulk subscriber of an inner ``controlled()`` upstream.
 """
@@ -32,12 +32,12 @@ from typing import Any, Final, Generic, TypeVar, final
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ._buffer import Overflow
-from ._channel import CreditLink, demand_channel_of, emit_burst
-from ._controlled import Controlled, ControlledSubscription
-from ._demand import UNBOUNDED, add_demand, positive_count
-from ._fusion import as_items
-from ._source import EMIT_BURST
+from ..core.buffer import Overflow
+from ..core.channel import CreditLink, demand_channel_of, emit_burst
+from ..core.demand import UNBOUNDED, add_demand, positive_count
+from ..core.fusion import as_items
+from ..sources.integers import EMIT_BURST
+from .controlled import Controlled, ControlledSubscription
 
 __all__ = ["observe_on", "subscribe_on"]
 

@@ -1,4 +1,9 @@
-"""Several worker processes serving one port: ``--workers N``.
+"""A pool of worker processes serving one port: what ``--workers N`` runs.
+
+The pool is generic: it is handed the address, the number of workers and a
+:data:`WorkerCommand` (the command line of one worker, given the port it bound),
+and knows nothing of what the workers serve. ``rxrand-server`` hands it
+:mod:`rxrand.cli.worker`, which runs one server.
 
 Each worker is a whole server (its own process, event loop and connections)
 listening on the same address with ``SO_REUSEPORT``, so that the Linux kernel
@@ -29,11 +34,9 @@ are reset by the kernel: SO_REUSEPORT does not move them to another worker.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import selectors
@@ -42,15 +45,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Final, final
+from typing import Final, TypeAlias, final
 
-from ._eventloop import run_on
+from .signals import STOP_SIGNALS
 
-if TYPE_CHECKING:
-    from .server import ServerConfig
+#: Builds one worker's command line (the program and its own arguments) from the port
+#: the pool has bound; the pool appends the two arguments of :func:`worker_link`.
+WorkerCommand: TypeAlias = Callable[[int], Sequence[str]]
 
 __all__ = [
     "MAX_RESTARTS",
@@ -58,8 +62,10 @@ __all__ = [
     "STOP_GRACE",
     "RestartBudget",
     "Supervisor",
+    "WorkerCommand",
     "reuse_port_available",
     "usable_cores",
+    "worker_link",
     "workers_from_text",
 ]
 
@@ -70,17 +76,10 @@ MAX_RESTARTS: Final = 5
 RESTART_WINDOW: Final = 10.0
 #: How long a stopping worker gets before it is killed (the parent must exit within 1 s).
 STOP_GRACE: Final = 0.8
-#: Log lines carry the process id, so that one can tell the workers apart.
-LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
 _READY: Final = b"ready\n"
-_STOP_SIGNALS: Final = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
-)
-_WORKER_BOOT: Final = (
-    "import sys; from rxrand._supervisor import worker_main; sys.exit(worker_main(sys.argv[1:]))"
-)
-_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parent.parent)
+#: Where the rxrand package lives: a worker imports the same rxrand as its parent.
+_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 
 
 def usable_cores() -> int:
@@ -156,28 +155,41 @@ def _describe_exit(returncode: int) -> str:
 
 @final
 class Supervisor:
-    """Runs ``config.workers`` server processes on one address and keeps them running.
+    """Runs ``workers`` processes on one address and keeps them running.
 
     :meth:`run` must be called from the main thread (it handles signals).
+
+    Args:
+        host: the address to bind ('' for every interface).
+        port: the port; 0 picks a free one, the same for every worker.
+        workers: how many worker processes, >= 1.
+        command: one worker's command line, given the bound port.
+        log_level: passed to each worker (the second argument of :func:`worker_link`).
+        budget: how many restarts are allowed, and in what window.
     """
 
     def __init__(
         self,
-        config: ServerConfig,
+        host: str,
+        port: int,
+        workers: int,
+        command: WorkerCommand,
         *,
         log_level: str = "INFO",
         budget: RestartBudget | None = None,
     ) -> None:
-        if config.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {config.workers}")
-        self.config = config
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.host = host
+        self.port = port
+        self.workers = workers
+        self._command = command
         self._log_level = log_level
         self._budget = budget if budget is not None else RestartBudget()
         self._workers: dict[int, _Worker] = {}
         self._selector = selectors.DefaultSelector()
         self._stop_signal: int | None = None
         self._announced = False
-        self._worker_config = config
         self._env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(
@@ -195,16 +207,16 @@ class Supervisor:
         try:
             reservation = self._reserve()
         except OSError as error:
-            log.error("cannot serve on %s:%d: %s", self.config.host, self.config.port, error)
+            log.error("cannot serve on %s:%d: %s", self.host, self.port, error)
             return 1
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
-        previous = {signum: signal.signal(signum, self._on_signal) for signum in _STOP_SIGNALS}
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
         previous_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
         try:
             self._selector.register(wake_r, selectors.EVENT_READ, None)
-            for slot in range(self.config.workers):
+            for slot in range(self.workers):
                 self._spawn(slot)
             return self._supervise(wake_r)
         except OSError as error:
@@ -225,7 +237,7 @@ class Supervisor:
     def _reserve(self) -> socket.socket:
         """Bind (not listen) with SO_REUSEPORT: learns the port and holds it for the workers."""
         family, kind, proto, _, address = socket.getaddrinfo(
-            self.config.host, self.config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         reservation = socket.socket(family, kind, proto)
         try:
@@ -237,9 +249,6 @@ class Supervisor:
             raise
         host, port = reservation.getsockname()[:2]
         self.address = (host, port)
-        self._worker_config = dataclasses.replace(
-            self.config, port=port, workers=1, reuse_port=True
-        )
         return reservation
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -301,9 +310,7 @@ class Supervisor:
         if self._announced:
             log.info("worker %d (pid %d) is serving again", worker.slot, worker.process.pid)
             return
-        if len(self._workers) == self.config.workers and all(
-            w.ready for w in self._workers.values()
-        ):
+        if len(self._workers) == self.workers and all(w.ready for w in self._workers.values()):
             self._announced = True
             host, port = self.address or ("?", 0)
             log.info(
@@ -332,10 +339,7 @@ class Supervisor:
         try:
             process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-c",
-                    _WORKER_BOOT,
-                    json.dumps(dataclasses.asdict(self._worker_config)),
+                    *self._command(self.address[1] if self.address else self.port),
                     str(child_end.fileno()),
                     self._log_level,
                 ],
@@ -385,51 +389,21 @@ class Supervisor:
 # -- the worker side -------------------------------------------------------------------
 
 
-def worker_main(argv: Sequence[str]) -> int:
-    """Entry point of one worker process; started by :class:`Supervisor`, not by hand.
+def worker_link(fd_text: str) -> tuple[socket.socket, Callable[[], None]]:
+    """A worker's end of the pool: its control socket, and the call that says "ready".
 
     Args:
-        argv: the worker's configuration as JSON, the file descriptor of its end
-            of the control socketpair, and the log level.
+        fd_text: the first argument the pool appended: the control socket's descriptor.
 
     Returns:
-        The exit status: 0 after a stop, 1 if it could not listen.
+        The control socket (non-blocking; end-of-file on it means the pool is gone, and
+        the worker must stop), and a function to call once the worker listens.
     """
-    from .server import ServerConfig, serve  # the server imports this module
-
-    raw_config, raw_fd, level = argv
-    config = ServerConfig(**json.loads(raw_config))
-    control = socket.socket(fileno=int(raw_fd))
+    control = socket.socket(fileno=int(fd_text))
     control.setblocking(False)
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
 
-    def listening(address: tuple[str, int]) -> None:
-        with contextlib.suppress(OSError):  # a parent gone is noticed below
+    def ready() -> None:
+        with contextlib.suppress(OSError):  # a pool gone is noticed as end-of-file
             control.send(_READY)
 
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-
-        def on_control() -> None:
-            try:
-                data = control.recv(64)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                loop.remove_reader(control.fileno())
-                log.warning("the supervisor is gone: stopping")
-                signal.raise_signal(signal.SIGTERM)  # handled by serve() like any SIGTERM
-
-        loop.add_reader(control.fileno(), on_control)
-        await serve(config, on_listening=listening)
-
-    try:
-        run_on(config.loop, run())
-    except OSError as error:
-        log.error("cannot serve on %s:%d: %s", config.host, config.port, error)
-        return 1
-    finally:
-        control.close()
-    return 0
+    return control, ready

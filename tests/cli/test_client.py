@@ -24,9 +24,9 @@ from rxrand.net import KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDOW_BYTES
 from rxrand.sources import CHUNK_SIZE, RandomIntegers
 from rxrand.testing import RecordingSubscriber
 
-from .conftest import RunningServer
+from ..conftest import RunningServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- the checker, sans I/O --------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from rxrand import random_integers
 from rxrand.cli.server import _parse_args
 from rxrand.cli.supervisor import MAX_RESTARTS, RestartBudget, usable_cores, workers_from_text
 
-from .conftest import read_exactly, read_prompt, read_until_closed
+from ..conftest import read_exactly, read_prompt, read_until_closed
 
 pytestmark = pytest.mark.timeout(60)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVER = (sys.executable, str(ROOT / "examples" / "tcp_server.py"))
 SEED = 7
 COUNT = 100

@@ -30,12 +30,12 @@ from rxrand.net.protocol import Phase
 from rxrand.net.server import Connection
 from rxrand.net.socket_observer import HangupWatcher
 
-from .conftest import RunningServer, read_exactly, read_prompt, read_until_closed
+from ..conftest import RunningServer, read_exactly, read_prompt, read_until_closed
 
 pytestmark = pytest.mark.timeout(60)
 
 LINE = re.compile(rb"(0|[1-9][0-9]{0,3}|10000)\r\n")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def request(server: RunningServer, line: bytes) -> bytes:

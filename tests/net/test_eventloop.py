@@ -18,11 +18,11 @@ from rxrand.cli.server import _parse_args
 from rxrand.net import EVENT_LOOPS, LoopUnavailable, event_loop_factory
 from rxrand.net.eventloop import run_on
 
-from .conftest import read_prompt, read_until_closed
+from ..conftest import read_prompt, read_until_closed
 
 pytestmark = pytest.mark.timeout(60)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVER = (sys.executable, str(ROOT / "examples" / "tcp_server.py"))
 MISSING = (
     "--loop uvloop needs the uvloop package, which is not installed: "

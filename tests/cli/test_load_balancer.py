@@ -20,11 +20,11 @@ import reactivex.operators as ops
 
 from rxrand import random_integers
 
-from .conftest import RunningServer, read_prompt, read_until_closed
+from ..conftest import RunningServer, read_prompt, read_until_closed
 
 pytestmark = pytest.mark.timeout(60)
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "load-balancer"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "load-balancer"
 SEEDS = (11, 12)  # a different stream per server tells which one served
 COUNT = 20_000
 NGINX_STREAM = Path("/usr/lib/nginx/modules/ngx_stream_module.so")

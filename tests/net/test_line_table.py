@@ -16,7 +16,7 @@ from rxrand.net.line_table import LineTable
 from rxrand.sources import CHUNK_SIZE, IntegerBatches
 from rxrand.testing import RecordingSubscriber
 
-from .test_socket import read_all, run, tcp_pair
+from .test_socket_observer import read_all, run, tcp_pair
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -413,7 +413,7 @@ def test_socket_observer_without_an_encoder_takes_ints_only_for_the_type_checker
         "    encoded: SocketObserver[str] = SocketObserver(sock, encoder=str.encode)\n",
         encoding="utf-8",
     )
-    cache = Path(__file__).resolve().parent.parent / ".mypy_cache"
+    cache = Path(__file__).resolve().parents[2] / ".mypy_cache"
     stdout, _, status = api.run(
         ["--strict", "--no-error-summary", "--cache-dir", str(cache), str(snippet)]
     )

@@ -25,7 +25,7 @@ from rxrand.ops import Controlled
 from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
-from .tck.verification import PublisherVerification
+from ..tck.verification import PublisherVerification
 
 _R = TypeVar("_R")
 

@@ -1,7 +1,6 @@
-"""Demand under composition: the matrix (``tests/composition.py``) and each finding it grew from.
-
-The ``test_finding_*`` tests are the issue's section 1, one each, as a user hit them: each failed
-before the credit-based redesign (a hang, a spin, an overflow, a leak) and passes now.
+"""Demand under composition with reactivex's operators: the matrix (``tests/composition.py``)
+and the cases it grew from (each failed before the credit-based redesign: a hang, a spin, an
+overflow, a leak).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from rxrand import BufferOverflowError, controlled, random_integers
 from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
-from .composition import ROWS, Row, concat_map, run_row
+from ..composition import ROWS, Row, concat_map, run_row
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -57,10 +56,10 @@ def test_composition_matrix_row_holds_every_property(row: Row) -> None:
     assert not result.problems, f"{row.name}: {result.problems} ({result.figures})"
 
 
-# -- the findings, one by one --------------------------------------------------------------
+# -- the cases, one by one -----------------------------------------------------------------
 
 
-def test_finding_1_zip_with_never_returns_and_parks_the_source() -> None:
+def test_zip_with_never_returns_and_parks_the_source() -> None:
     source = random_integers(seed=1)
     probe = RecordingSubscriber[Any]()
     reactivex.zip(source, reactivex.never()).pipe(controlled()).subscribe(probe)
@@ -71,7 +70,7 @@ def test_finding_1_zip_with_never_returns_and_parks_the_source() -> None:
     assert probe.values == []
 
 
-def test_finding_2_merge_of_three_pulls_exactly_the_demand() -> None:
+def test_merge_of_three_pull_sources_pulls_exactly_the_demand() -> None:
     sources = [rxrand.from_iterable(itertools.count()) for _ in range(3)]
     pulled: list[int] = []
     probe = RecordingSubscriber[int]()
@@ -84,7 +83,7 @@ def test_finding_2_merge_of_three_pulls_exactly_the_demand() -> None:
     assert len(pulled) == 3
 
 
-def test_finding_2_pure_pull_chain_with_capacity_1_never_overflows() -> None:
+def test_pure_pull_chain_with_capacity_1_never_overflows() -> None:
     probe = RecordingSubscriber[int]()
     reactivex.merge(random_integers(seed=1), random_integers(seed=2), random_integers(seed=3)).pipe(
         controlled(capacity=1)
@@ -97,7 +96,7 @@ def test_finding_2_pure_pull_chain_with_capacity_1_never_overflows() -> None:
     assert probe.errors == []
 
 
-def test_finding_3_nested_controlled_over_a_push_source_keeps_one_demand() -> None:
+def test_nested_controlled_over_a_push_source_keeps_one_demand() -> None:
     subject: Subject[int] = Subject()
     probe = RecordingSubscriber[int]()
     # The outer buffer holds 4: the inner must forward exactly the outer demand, not a
@@ -112,44 +111,7 @@ def test_finding_3_nested_controlled_over_a_push_source_keeps_one_demand() -> No
     assert probe.values == list(range(1, 11))
 
 
-def test_finding_4_share_serves_every_subscriber_at_the_slowest_pace() -> None:
-    source = random_integers(seed=1)
-    shared = source.pipe(rxrand.share())
-    first, second = RecordingSubscriber[int](), RecordingSubscriber[int]()
-    shared.pipe(controlled()).subscribe(first)
-    shared.pipe(controlled()).subscribe(second)
-    second.request(5)
-    assert (len(first.values), len(second.values)) == (0, 0)  # the first asked for nothing
-    first.request(3)
-    assert (len(first.values), len(second.values)) == (3, 3)
-    first.request(10)
-    assert (len(first.values), len(second.values)) == (5, 5)
-    assert first.values == second.values
-    first.cancel()
-    second.request(10)  # the slowest left: the other one goes on alone
-    assert len(second.values) == 15
-    second.cancel()
-    generated = source.generated
-    time.sleep(0.05)
-    assert source.generated == generated
-    assert source.streams == 1
-
-
-def test_finding_4_share_subscribes_once_and_cancels_with_the_last() -> None:
-    source = random_integers(seed=1)
-    shared = source.pipe(rxrand.share())
-    first = shared.pipe(controlled()).subscribe(RecordingSubscriber[int](initial=2))
-    second = shared.pipe(controlled()).subscribe(RecordingSubscriber[int](initial=2))
-    assert source.streams == 1
-    first.cancel()
-    second.cancel()
-    third = RecordingSubscriber[int](initial=1)
-    shared.pipe(controlled()).subscribe(third)
-    assert source.streams == 2  # a new connection, as share() makes after the last left
-    assert len(third.values) == 1
-
-
-def test_finding_5_endless_push_source_subscribe_returns_and_stops() -> None:
+def test_endless_push_source_subscribe_returns_and_stops() -> None:
     pulled = [0]
 
     def counting() -> Any:
@@ -167,7 +129,7 @@ def test_finding_5_endless_push_source_subscribe_returns_and_stops() -> None:
     assert pulled[0] <= 9
 
 
-def test_finding_5_range_stops_iterating_after_the_overflow() -> None:
+def test_range_stops_iterating_after_the_overflow() -> None:
     seen: list[int] = []
     probe = RecordingSubscriber[int]()
     started = time.monotonic()
@@ -178,7 +140,7 @@ def test_finding_5_range_stops_iterating_after_the_overflow() -> None:
 
 
 @pytest.mark.parametrize("attempt", range(3))
-def test_finding_6_observe_on_a_pool_delivers_within_demand(attempt: int) -> None:
+def test_reactivex_observe_on_a_pool_delivers_within_demand(attempt: int) -> None:
     source = random_integers(seed=attempt)
     probe = RecordingSubscriber[int]()
     source.pipe(ops.observe_on(ThreadPoolScheduler(2)), controlled()).subscribe(probe)
@@ -191,7 +153,7 @@ def test_finding_6_observe_on_a_pool_delivers_within_demand(attempt: int) -> Non
     probe.cancel()
 
 
-def test_finding_7_subscribe_on_stops_generating_after_overflow_and_cancel() -> None:
+def test_reactivex_subscribe_on_stops_generating_after_overflow_and_cancel() -> None:
     source = random_integers(seed=1)
     probe = RecordingSubscriber[int]()
     source.pipe(ops.subscribe_on(NewThreadScheduler()), controlled()).subscribe(probe)
@@ -204,20 +166,7 @@ def test_finding_7_subscribe_on_stops_generating_after_overflow_and_cancel() -> 
     assert source.generated == generated
 
 
-def test_finding_7_rxrand_subscribe_on_keeps_demand() -> None:
-    source = random_integers(seed=1)
-    probe = RecordingSubscriber[int]()
-    source.pipe(rxrand.subscribe_on(NewThreadScheduler()), controlled()).subscribe(probe)
-    probe.request(5)
-    assert _wait(lambda: len(probe.values) == 5)
-    assert probe.errors == []
-    assert threading.get_ident() not in probe._record.threads
-    probe.request(1000)
-    assert _wait(lambda: len(probe.values) == 1005)
-    probe.cancel()
-
-
-def test_finding_8_inner_sources_generate_only_what_they_hold() -> None:
+def test_concat_map_inner_sources_generate_only_what_they_hold() -> None:
     outer = random_integers(seed=1)
     inners: list[rxrand.sources.RandomIntegers] = []
 
@@ -235,7 +184,7 @@ def test_finding_8_inner_sources_generate_only_what_they_hold() -> None:
     assert outer.generated <= CHUNK_SIZE
 
 
-def test_finding_8_flat_map_of_pairs_generates_within_demand() -> None:
+def test_flat_map_of_pairs_generates_within_demand() -> None:
     outer = random_integers(seed=1)
     generated = [0]
 
@@ -252,7 +201,7 @@ def test_finding_8_flat_map_of_pairs_generates_within_demand() -> None:
     assert outer.generated <= CHUNK_SIZE
 
 
-def test_finding_9_delay_delivers_within_demand_without_overflow() -> None:
+def test_delay_delivers_within_demand_without_overflow() -> None:
     source = random_integers(seed=1)
     probe = RecordingSubscriber[int]()
     source.pipe(ops.delay(0.01), controlled()).subscribe(probe)
@@ -267,7 +216,7 @@ def test_finding_9_delay_delivers_within_demand_without_overflow() -> None:
     probe.cancel()
 
 
-def test_finding_10_batches_from_another_thread_reach_the_subscriber() -> None:
+def test_batches_drained_on_another_thread_reach_the_bulk_subscriber() -> None:
     # The drain may run on any thread; delivery never swaps the subscriber's callbacks,
     # so a batch delivered from another thread is the subscriber's own on_next_batch call.
     got: list[tuple[int, int]] = []
@@ -296,11 +245,3 @@ def test_finding_10_batches_from_another_thread_reach_the_subscriber() -> None:
     subscription_holder[0].request(200)
     assert sum(n for _, n in got) == 500
     assert len({thread for thread, _ in got}) == 2
-
-
-def test_finding_10_no_private_cpython_api_in_the_core() -> None:
-    import inspect
-
-    import rxrand.ops.controlled as core
-
-    assert "_is_owned" not in inspect.getsource(core)

@@ -31,6 +31,8 @@ from reactivex import Observable
 from ..ops.controlled import ControlledSubscription, controlled
 from ..sources.integers import random_integers
 from .errors import ConnectionLost, out_of_resources, translate_os_error
+from .hangup import HangupWatcher
+from .kernel import acked_bytes, lift_notsent_lowat, make_kernel_aware, unsent_bytes
 from .protocol import (
     Abort,
     Action,
@@ -51,14 +53,7 @@ from .protocol import (
     Tick,
 )
 from .sender import Sender
-from .socket_observer import (
-    HangupWatcher,
-    SocketObserver,
-    acked_bytes,
-    lift_notsent_lowat,
-    make_kernel_aware,
-    unsent_bytes,
-)
+from .socket_observer import SocketObserver
 from .wire import MAX_LINE_LENGTH
 
 __all__ = [
@@ -123,7 +118,7 @@ class Connection:
     client's acknowledged bytes, and carries out its actions through one
     :class:`~rxrand.net.sender.Sender` (the only writer of the socket). While
     streaming it does not read at all: a reset is seen by the server's
-    :class:`~rxrand.net.socket_observer.HangupWatcher`, or, where there is none, by
+    :class:`~rxrand.net.hangup.HangupWatcher`, or, where there is none, by
     reads on a budget of one ``recv`` per ``_FALLBACK_READ_PAUSE``.
     """
 

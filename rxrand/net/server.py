@@ -30,7 +30,7 @@ from reactivex import Observable
 
 from ..ops.controlled import ControlledSubscription, controlled
 from ..sources.integers import random_integers
-from .errors import ConnectionLost, out_of_resources, translate_os_error
+from .errors import ConnectionLost, connection_lost, out_of_resources, translate_os_error
 from .hangup import HangupWatcher
 from .kernel import acked_bytes, lift_notsent_lowat, make_kernel_aware, unsent_bytes
 from .protocol import (
@@ -134,9 +134,8 @@ class Connection:
         self._fd = sock.fileno()
         self.peer = peer
         self._protocol = ServerProtocol(server.limits, self._loop.time())
-        self._sender = Sender(sock, self._loop)
-        self._sender.on_ready = self._on_drained
-        self._sender.on_lost = self._on_lost
+        self._sender = Sender(sock, self._loop, on_lost=self._on_lost)
+        self._sender.claim(self._on_drained)
         self._events: deque[Event] = deque()
         self._stepping = False
         self._closed = False
@@ -234,7 +233,8 @@ class Connection:
             try:
                 self._sock.shutdown(socket.SHUT_WR)
             except OSError as error:
-                self._events.append(ConnectionLostEvent(f"shutdown failed: {error}"))
+                lost = connection_lost(error, "shutdown failed")
+                self._events.append(ConnectionLostEvent(lost.reason))
         elif isinstance(action, Abort):
             self._release(action.reason, abort=True)
         else:
@@ -324,6 +324,7 @@ class Connection:
 
     def _start_stream(self, count: int) -> None:
         log.debug("peer=%s asked for %d integers", self.peer, count)
+        self._sender.release(self._on_drained)  # the stream's observer writes now
         observer: SocketObserver[int] = SocketObserver(
             self._sock,
             sender=self._sender,
@@ -337,7 +338,7 @@ class Connection:
     def _stop_stream(self) -> None:
         if self.observer is not None:
             self.observer.close()
-        self._sender.on_ready = self._on_drained
+        self._sender.claim(self._on_drained)
         self._sender.finish_line()
         if self._kernel_aware:
             # What is left (the rest of a line, an error line) is bounded: the
@@ -345,7 +346,7 @@ class Connection:
             lift_notsent_lowat(self._sock)
 
     def _stream_finished(self, error: BaseException | None) -> None:
-        self._sender.on_ready = self._on_drained
+        self._sender.claim(self._on_drained)
         if error is None:
             self._feed(StreamEnded())
         elif isinstance(error, ConnectionLost):

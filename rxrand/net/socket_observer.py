@@ -175,9 +175,9 @@ class SocketObserver(Generic[_T]):
             kernel_aware = make_kernel_aware(sock)
         self._kernel_aware = kernel_aware
         self._owns_sender = sender is None
-        self._sender = sender if sender is not None else Sender(sock, self._loop)
-        if self._owns_sender:
-            self._sender.on_lost = self._lost
+        self._sender = (
+            sender if sender is not None else Sender(sock, self._loop, on_lost=self._lost)
+        )
         self._base_bytes = self._sender.bytes_sent
         self._base_sends = self._sender.sends
         self._base_full = self._sender.kernel_full
@@ -236,7 +236,7 @@ class SocketObserver(Generic[_T]):
             return
         self._subscription = subscription
         self._state = _State.ACTIVE
-        self._sender.on_ready = self._on_ready
+        self._sender.claim(self._on_ready)
         # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
@@ -344,7 +344,6 @@ class SocketObserver(Generic[_T]):
                 return
             unsent = unsent_bytes(self._sock) if self._kernel_aware else None
             if self._window.kernel_full(unsent):
-                self._sender.kernel_full += 1
                 self._sender.wait_writable()
                 return
             want = self._window.items_to_request(unsent, self._requested - self._items_received)
@@ -431,8 +430,8 @@ class SocketObserver(Generic[_T]):
         sender = self._sender
         if self._owns_sender:
             sender.close()
-        elif sender.on_ready == self._on_ready:
-            sender.on_ready = _nothing
+        else:
+            sender.release(self._on_ready)
 
 
 def _nothing() -> None:

@@ -83,8 +83,10 @@ def test_socket_observer_coalesces_items_into_few_sends() -> None:
                 await asyncio.sleep(0.01)
             server.shutdown(socket.SHUT_WR)
             await reader
-        # ~1.2 MB in windows of up to 64 KiB: a few dozen sends, not 200,000.
-        assert observer.stats.sends <= 200_000 // 1000
+        # ~1.2 MB in windows of up to 64 KiB (96 KiB once open): each send carries at least
+        # half a window, but for a few partial ones where the kernel pushed back.
+        stats = observer.stats
+        assert stats.sends <= stats.bytes_sent // (WINDOW_BYTES // 2) + 8  # ~43; 20 measured
 
     run(scenario)
 

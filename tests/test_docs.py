@@ -106,6 +106,14 @@ def test_docs_every_page_is_in_the_nav() -> None:
     assert pages == nav_pages()
 
 
+def test_docs_readme_links_to_pages_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert links
+    for link in links:
+        assert (ROOT / link).exists(), link
+
+
 def test_docs_benchmark_plot_is_the_current_one() -> None:
     current = ROOT / "tests" / "benchmarks" / "results" / "bench.png"
     if not current.exists():
@@ -115,7 +123,7 @@ def test_docs_benchmark_plot_is_the_current_one() -> None:
 
 def transcript(page: str, command: str) -> list[str]:
     """The lines a ```text transcript on ``page`` shows after the line ``$ command``."""
-    text = (DOCS / page).read_text(encoding="utf-8")
+    text = (ROOT / page).read_text(encoding="utf-8")
     for block in re.findall(r"^```text\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
         lines = block.splitlines()
         if f"$ {command}" in lines:
@@ -133,8 +141,20 @@ def test_docs_scripted_nc_session_prints_what_the_page_shows(
         sock.sendall(b"lots\n-2\n5\n")
         sock.shutdown(socket.SHUT_WR)  # what nc -N does at the end of its input
         output = read_until_closed(sock).decode()
-    shown = transcript("getting-started.md", "printf 'lots\\n-2\\n5\\n' | nc -N 127.0.0.1 1234")
+    command = "printf 'lots\\n-2\\n5\\n' | nc -N 127.0.0.1 1234"
+    shown = transcript("docs/getting-started.md", command)
     assert output.splitlines() == shown
+
+
+def test_docs_readme_nc_session_prints_what_the_readme_shows(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(seed=1)
+    with server.connect() as sock:
+        sock.sendall(b"3\n")
+        sock.shutdown(socket.SHUT_WR)
+        output = read_until_closed(sock).decode()
+    assert output.splitlines() == transcript("README.md", "printf '3\\n' | nc -N 127.0.0.1 1234")
 
 
 def test_docs_interactive_nc_session_prints_what_the_page_shows(
@@ -145,7 +165,7 @@ def test_docs_interactive_nc_session_prints_what_the_page_shows(
         sock.sendall(b"3\n")
         sock.shutdown(socket.SHUT_WR)  # Ctrl+D
         output = read_until_closed(sock).decode()
-    shown = transcript("getting-started.md", "nc 127.0.0.1 1234")
+    shown = transcript("docs/getting-started.md", "nc 127.0.0.1 1234")
     assert shown[1] == "3"  # the typed count; the rest is what the server sent
     assert output.splitlines() == [shown[0], *shown[2:]]
 
@@ -176,5 +196,6 @@ def test_docs_client_refused_transcript_is_what_the_client_says() -> None:
             timeout=30,
             check=False,
         )
-    shown = transcript("getting-started.md", "python examples/tcp_client.py 5 --port 1235; echo $?")
+    command = "python examples/tcp_client.py 5 --port 1235; echo $?"
+    shown = transcript("docs/getting-started.md", command)
     assert [done.stderr.strip().replace(str(port), "1235"), str(done.returncode)] == shown

@@ -28,7 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference"
 # The modules whose __all__ the reference documents in full.
-PUBLIC_MODULES = ("rxrand", "rxrand.testing", "rxrand.server", "rxrand.client")
+PUBLIC_MODULES = (
+    "rxrand",
+    "rxrand.core",
+    "rxrand.sources",
+    "rxrand.ops",
+    "rxrand.net",
+    "rxrand.testing",
+    "rxrand.server",
+    "rxrand.client",
+)
 DIRECTIVE = re.compile(r"^::: ([\w.]+)\n((?:    .*\n)*)", re.MULTILINE)
 
 
@@ -112,6 +121,20 @@ def test_docs_readme_links_to_pages_that_exist() -> None:
     assert links
     for link in links:
         assert (ROOT / link).exists(), link
+
+
+PATH = re.compile(r"`((?:rxrand|tests|examples)/[\w./-]+?)(?:::(\w+))?`")
+
+
+def test_docs_paths_and_test_names_the_pages_give_exist() -> None:
+    results = ROOT / "tests" / "benchmarks" / "results"
+    for page in [ROOT / "README.md", *DOCS.rglob("*.md")]:
+        for path, test in PATH.findall(page.read_text(encoding="utf-8")):
+            if path.startswith("tests/benchmarks/results") and not results.exists():
+                continue  # an sdist leaves the results out
+            assert (ROOT / path).exists(), f"{page.name}: {path}"
+            if test:
+                assert f"def {test}(" in (ROOT / path).read_text(), f"{page.name}: {test}"
 
 
 def test_docs_benchmark_plot_is_the_current_one() -> None:

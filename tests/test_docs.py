@@ -147,7 +147,8 @@ def test_docs_benchmark_plot_is_the_current_one() -> None:
 def transcript(page: str, command: str) -> list[str]:
     """The lines a ```text transcript on ``page`` shows after the line ``$ command``."""
     text = (ROOT / page).read_text(encoding="utf-8")
-    for block in re.findall(r"^```text\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
+    blocks: list[str] = re.findall(r"^```text\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
+    for block in blocks:
         lines = block.splitlines()
         if f"$ {command}" in lines:
             after = lines[lines.index(f"$ {command}") + 1 :]

@@ -223,3 +223,25 @@ def test_docs_client_refused_transcript_is_what_the_client_says() -> None:
     command = "python examples/tcp_client.py 5 --port 1235; echo $?"
     shown = transcript("docs/getting-started.md", command)
     assert [done.stderr.strip().replace(str(port), "1235"), str(done.returncode)] == shown
+
+
+def test_docs_client_above_the_maximum_transcript_is_what_the_client_says(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server()
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "tcp_client.py"),
+            "2000000000",
+            "--port",
+            str(server.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    command = "python examples/tcp_client.py 2000000000; echo $?"
+    shown = transcript("docs/getting-started.md", command)
+    assert [done.stderr.strip(), str(done.returncode)] == shown

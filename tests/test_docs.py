@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import itertools
 import re
@@ -97,6 +98,16 @@ def test_docs_every_public_name_has_a_docstring(module_name: str) -> None:
     constants = module_constant_docstrings()
     missing = [name for name in module.__all__ if not docstring_of(module, name, constants).strip()]
     assert not missing, f"{module_name}: no docstring for {missing}"
+
+
+def test_docs_hook_shows_sphinx_roles_as_code() -> None:
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "mkdocs_hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    html = ":class:<code>~rxrand.net.Sender</code> and :mod:<code>rxrand.core</code>"
+    assert hooks.on_page_content(html) == "<code>Sender</code> and <code>rxrand.core</code>"
 
 
 def test_docs_mkdocs_filters_members_by_all() -> None:

@@ -126,12 +126,21 @@ def test_docs_every_page_is_in_the_nav() -> None:
     assert pages == nav_pages()
 
 
-def test_docs_readme_links_to_pages_that_exist() -> None:
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading (the README's links are read there)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_docs_readme_links_to_pages_and_headings_that_exist() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    links = re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", readme)
     assert links
-    for link in links:
-        assert (ROOT / link).exists(), link
+    for page, anchor in links:
+        assert (ROOT / page).exists(), page
+        if anchor:
+            text = (ROOT / page).read_text(encoding="utf-8")
+            headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+            assert anchor in {github_anchor(heading) for heading in headings}, (page, anchor)
 
 
 PATH = re.compile(r"`((?:rxrand|tests|examples)/[\w./-]+?)(?:::(\w+))?`")

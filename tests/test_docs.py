@@ -146,7 +146,7 @@ def test_docs_readme_links_to_pages_and_headings_that_exist() -> None:
 PATH = re.compile(r"`((?:rxrand|tests|examples)/[\w./-]+?)(?:::(\w+))?`")
 
 
-def test_docs_paths_and_test_names_the_pages_give_exist() -> None:
+def test_docs_paths_and_test_names_the_pages_and_ci_give_exist() -> None:
     results = ROOT / "tests" / "benchmarks" / "results"
     for page in [ROOT / "README.md", *DOCS.rglob("*.md")]:
         for path, test in PATH.findall(page.read_text(encoding="utf-8")):
@@ -155,6 +155,9 @@ def test_docs_paths_and_test_names_the_pages_give_exist() -> None:
             assert (ROOT / path).exists(), f"{page.name}: {path}"
             if test:
                 assert f"def {test}(" in (ROOT / path).read_text(), f"{page.name}: {test}"
+    ci = ROOT / ".ci" / "run"
+    for path in re.findall(r"\b((?:tests|examples)/[\w/.-]+\.py)\b", ci.read_text()):
+        assert (ROOT / path).exists(), f".ci/run: {path}"
 
 
 def test_docs_benchmark_plot_is_the_current_one() -> None:

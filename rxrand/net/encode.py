@@ -140,8 +140,13 @@ class IntLines:
             # Floats, bools, big ints, anything else: exactly what the per-item encoder does.
             return _encode_each(encode_int_line, batch)
         table = self._table
-        if table is not None and array.min() >= self._low and array.max() <= self._high:
-            return table.encode(array), table.width
+        if table is not None and array.min() >= self._low:
+            # One reduction, not two: a value above the range is an index past the table's
+            # end, which numpy's take refuses (its default mode is "raise").
+            try:
+                return table.encode(array), table.width
+            except IndexError:
+                pass
         return encode_int_array(array)
 
 

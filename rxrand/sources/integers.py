@@ -314,6 +314,10 @@ class _Tally:
         self.streams = 0
 
 
+#: An empty array that holds no buffer: what a used-up or released chunk becomes.
+_NO_INTEGERS: Final[np.ndarray[Any, np.dtype[np.int64]]] = np.empty(0, dtype=np.int64)
+
+
 def _narrowest(low: int, high: int) -> type[np.signedinteger[Any]]:
     """The smallest signed integer type that holds [low, high] and the width high - low."""
     for kind in (np.int16, np.int32):
@@ -369,7 +373,7 @@ class IntegerChunks:
 
     def release(self) -> None:
         """Let go of the chunk in hand and of the generator: nothing more will be read."""
-        self._array = self._array[:0].copy()
+        self._array = _NO_INTEGERS
         self._left = 0
         self._pos = 0
 
@@ -385,14 +389,34 @@ class IntegerChunks:
         items: list[int] = self._array[start:end].tolist()
         return items
 
-    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.signedinteger[Any]]]:
-        """The next integers as an int64 array: at most n (to a chunk end); empty at the end."""
-        if self._pos == len(self._array) and not self._refill():
-            return self._array[:0]
-        start = self._pos
-        end = min(start + n, len(self._array))
-        self._pos = end
-        return self._array[start:end]
+    def next_array(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The next ``min(n, left)`` integers as one int64 array; empty at the end.
+
+        What is left of the chunk in hand comes first; the rest is drawn at once, in one
+        call of the generator, not a chunk at a time. numpy's bounded integers are a
+        stream that does not depend on how it is cut into calls, so the sequence is the
+        same as the per-item path's: it depends only on the seed. No chunk is kept
+        (a bulk consumer takes what it asked for), and the array is int64, the index type
+        an encoding table takes without a conversion.
+        """
+        array, start = self._array, self._pos
+        held = len(array) - start
+        if held >= n:
+            self._pos = start + n
+            return array[start : start + n].astype(np.int64)
+        size = n - held if self._left is None else min(n - held, self._left)
+        # The chunk in hand is used up: let go of it (a view would keep its buffer alive).
+        self._array = _NO_INTEGERS
+        self._pos = 0
+        if size <= 0:
+            return array[start:].astype(np.int64)
+        drawn = self._rng.integers(self._low, self._high, size=size, dtype=np.int64, endpoint=True)
+        if self._left is not None:
+            self._left -= size
+        self._tally.generated += size
+        if held:
+            return np.concatenate((array[start:], drawn))
+        return drawn
 
 
 @final
@@ -488,24 +512,13 @@ class IntegerBatches:
         """No more integers will come: the count is reached, or it was closed."""
         return self._closed or self._chunks.exhausted
 
-    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.signedinteger[Any]]]:
+    def take(self, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
         """The next ``min(n, left)`` integers; empty once exhausted."""
         if self._closed or n <= 0:
             return np.empty(0, dtype=np.int64)
-        first = self._chunks.next_array(n)
-        got = len(first)
-        if got == n or not got:
-            self.taken += got
-            return first
-        pieces = [first]
-        while got < n:
-            piece = self._chunks.next_array(n - got)
-            if not len(piece):
-                break
-            pieces.append(piece)
-            got += len(piece)
-        self.taken += got
-        return np.concatenate(pieces)
+        taken = self._chunks.next_array(n)
+        self.taken += len(taken)
+        return taken
 
     def close(self) -> None:
         """Cancel: nothing more is taken or generated; the chunk in hand is let go."""

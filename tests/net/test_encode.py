@@ -71,3 +71,13 @@ def test_encode_table_cache_is_bounded_and_wide_ranges_get_no_table() -> None:
     for low in range(20):
         LineTable.for_range(low, low + 100)
     assert LineTable.for_range.cache_info().currsize <= 8  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[0, 10_001], [10_000, 10_001, 5], [2**40, 3], [-1, 10_000], [0, -(2**62)]],
+)
+def test_encode_int_lines_values_outside_the_table_are_encoded_exactly(values: list[int]) -> None:
+    data, width = INT_LINES.encode_batch(np.array(values, dtype=np.int64))
+    assert data == b"".join(b"%d\r\n" % v for v in values)
+    assert width >= max(len(b"%d\r\n" % v) for v in values)

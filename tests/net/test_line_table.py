@@ -100,16 +100,30 @@ def test_fused_bulk_subscriber_gets_numpy_batches_within_demand() -> None:
     assert subscription.pulled == subscription.delivered == 20_000
 
 
-def test_fused_generates_at_most_one_chunk_beyond_demand() -> None:
+def test_fused_generates_exactly_the_demand() -> None:
     source = random_integers(seed=3)
     probe = BulkProbe(initial=5)
     subscription = source.pipe(controlled()).subscribe(probe)
-    assert source.generated == CHUNK_SIZE  # one chunk, drawn for the first 5
+    assert source.generated == 5  # drawn in one call for the batch, no chunk ahead
     subscription.request(CHUNK_SIZE)
-    assert source.generated == 2 * CHUNK_SIZE
+    assert source.generated == 5 + CHUNK_SIZE
     subscription.cancel()
     subscription.request(CHUNK_SIZE)
-    assert source.generated == 2 * CHUNK_SIZE
+    assert source.generated == 5 + CHUNK_SIZE
+
+
+@pytest.mark.parametrize("requests", [[5, 8192, 3], [8191, 2, 20_000], [1] * 50 + [30_000]])
+def test_fused_batches_are_the_per_item_sequence_however_demand_cuts_them(
+    requests: list[int],
+) -> None:
+    total = sum(requests)
+    probe = BulkProbe(initial=0)
+    subscription = random_integers(total, seed=11).pipe(controlled()).subscribe(probe)
+    for n in requests:
+        subscription.request(n)
+    assert [len(batch) for batch in probe.batches] == requests
+    assert [int(v) for batch in probe.batches for v in batch] == per_item(total, seed=11)
+    assert all(batch.dtype == np.int64 for batch in probe.batches)
 
 
 def test_fused_not_offered_through_operators() -> None:

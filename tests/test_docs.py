@@ -167,6 +167,15 @@ def test_docs_benchmark_plot_is_the_current_one() -> None:
     assert (DOCS / "assets" / "bench.png").read_bytes() == current.read_bytes()
 
 
+def test_docs_benchmark_table_is_the_current_one() -> None:
+    latest = ROOT / "tests" / "benchmarks" / "results" / "latest.md"
+    if not latest.exists():
+        pytest.skip("the benchmark results are not in this tree (an sdist)")
+    table = [line for line in latest.read_text().splitlines() if line.startswith("|")]
+    page = (DOCS / "benchmarks.md").read_text(encoding="utf-8")
+    assert "\n".join(table) in page
+
+
 def transcript(page: str, command: str) -> list[str]:
     """The lines a ```text transcript on ``page`` shows after the line ``$ command``."""
     text = (ROOT / page).read_text(encoding="utf-8")

@@ -22,10 +22,11 @@ from typing import Final, final
 
 __all__ = ["UNBOUNDED", "DrainInbox", "add_demand", "as_count", "check_request", "positive_count"]
 
-#: Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is
-#: "effectively unbounded". The counter saturates here and is never
-#: decremented once it gets here.
 UNBOUNDED: Final = 2**63 - 1
+"""Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is "effectively unbounded".
+
+The demand counter saturates here and is never decremented once it gets here.
+"""
 
 
 def as_count(value: object) -> int | None:

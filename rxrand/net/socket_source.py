@@ -28,9 +28,11 @@ from .wire import MAX_LINE_LENGTH, EndOfInput, Line, LineDecoder, LineTooLong
 
 __all__ = ["RECV_BYTES", "LineTooLongError", "SocketLines", "socket_lines"]
 
-#: Most bytes one ``recv`` takes: with at most one unfinished line, the bound on
-#: what a connection holds in user space.
 RECV_BYTES: Final = 64 * 1024
+"""Most bytes one ``recv`` takes.
+
+With at most one unfinished line, the bound on what a connection holds in user space.
+"""
 
 
 class LineTooLongError(ValueError):

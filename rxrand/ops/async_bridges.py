@@ -37,8 +37,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Items requested ahead by :func:`to_async_iterable` (RxJava's ``bufferSize()`` is 128-256).
 DEFAULT_PREFETCH: Final = 256
+"""Items requested ahead by :func:`to_async_iterable` (RxJava's ``bufferSize()`` is 128-256)."""
 
 
 @final

@@ -77,6 +77,7 @@ _T = TypeVar("_T")
 _T_in = TypeVar("_T_in", contravariant=True)
 
 DEFAULT_CAPACITY: Final = 1024
+"""Items that may wait for demand in ``controlled()``'s buffer, unless ``capacity=`` says."""
 #: Most items one fused batch carries (demand permitting).
 FUSED_BATCH: Final = 1 << 16
 #: Most credit granted to pull sources at once under bounded demand (at least the capacity).

@@ -46,10 +46,11 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Integers are generated this many at a time (one numpy call), or fewer when
-#: the count has fewer left. It bounds what is generated ahead of demand: at
-#: most one chunk per subscription.
 CHUNK_SIZE: Final = 8192
+"""Integers are generated this many at a time (one numpy call), or fewer when fewer are left.
+
+It bounds what is generated ahead of demand: at most one chunk per subscription.
+"""
 
 #: Most items one burst emits. Kept at 256 on purpose: CPython caches the ints
 #: up to 256, so counting a burst allocates nothing.

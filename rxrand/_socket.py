@@ -408,8 +408,13 @@ class SocketObserver(Generic[_T]):
         # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
-        # returned and the whole chain is wired.
-        self._schedule_cycle()
+        # returned and the whole chain is wired. From another thread (a hop
+        # before the socket) the loop may be idle: call_soon would neither be
+        # safe nor wake it, and the first request would wait for an unrelated event.
+        if threading.get_ident() == self._loop_thread:
+            self._schedule_cycle()
+        else:
+            self._loop.call_soon_threadsafe(self._schedule_cycle)
 
     def on_next(self, value: _T) -> None:
         # The hot path of the per-item route: one append (safe from any

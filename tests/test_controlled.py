@@ -401,6 +401,23 @@ def test_controlled_overflow_error_names_the_capacity() -> None:
     assert not subject.observers  # upstream was cancelled
 
 
+def test_controlled_overflow_of_a_push_source_says_to_use_a_pull_source() -> None:
+    probe = RecordingSubscriber[int](initial=1)
+    reactivex.range(10**6).pipe(controlled()).subscribe(probe)
+    [error] = probe.errors
+    with pytest.raises(
+        BufferOverflowError,
+        match=(
+            r"^buffer overflow: the source pushed more than capacity=1024 items beyond demand; "
+            r"it pushes whatever the demand \(reactivex\.range, reactivex\.from_iterable, "
+            r"a Subject\): generate on demand with a pull source such as "
+            r"rxrand\.from_iterable\(\.\.\.\) or rxrand\.random_integers\(\.\.\.\) instead, "
+            r"or request more, or pass controlled\(capacity=\.\.\.\) or another Overflow$"
+        ),
+    ):
+        raise error
+
+
 @pytest.mark.parametrize(
     ("overflow", "expected"),
     [

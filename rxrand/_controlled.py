@@ -850,6 +850,14 @@ class Controlled(Observable[_T]):
             else:
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.
+                behind = _subscriber_behind(on_error)
+                if behind is not None and on_error is not None:
+                    # It would never get on_subscribe (rule 1.9) and get all there is:
+                    # say so at once, through on_error (where reactivex puts an
+                    # exception from subscribe, and which reaches it through `merge`).
+                    subscription.cancel()
+                    on_error(TypeError(_operators_after_controlled(behind)))
+                    return subscription
                 subscription.request(UNBOUNDED)
                 defer = True
         except BaseException:
@@ -862,6 +870,57 @@ class Controlled(Observable[_T]):
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         return self.subscribe(observer, scheduler=scheduler)
+
+
+#: Where a plain observer keeps what it forwards errors to: reactivex's AutoDetachObserver
+#: (``_on_error``), its Observer (``_handler_on_error``), a ScheduledObserver (``observer``).
+_FORWARD_ATTRIBUTES: Final = ("_on_error", "_handler_on_error", "observer", "_observer")
+#: Most objects looked at while following a plain observer's error path.
+_SEARCH_LIMIT: Final = 64
+
+
+def _subscriber_behind(on_error: object) -> object | None:
+    """The Reactive Streams subscriber (it has ``on_subscribe``) that a plain observer feeds.
+
+    A subscriber subscribed through reactivex operators placed after ``controlled()`` reaches
+    it as a plain observer: no ``on_subscribe``, unbounded demand. Errors must reach the
+    subscriber, so it is found by following the error handler through reactivex's observers
+    and the closures its operators make (``ops.map``, ``ops.observe_on``, ``ops.buffer...``).
+    Once per subscription, on the unbounded path only.
+    """
+    todo: list[object] = [on_error]
+    seen: set[int] = set()
+    while todo and len(seen) < _SEARCH_LIMIT:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        owner = getattr(node, "__self__", None)
+        if owner is not None:
+            node = owner  # a bound method: look at its object
+        if callable(getattr(node, "on_subscribe", None)):
+            return node
+        for name in _FORWARD_ATTRIBUTES:
+            forward = getattr(node, name, None)
+            if forward is not None:
+                todo.append(forward)
+        for cell in getattr(node, "__closure__", None) or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(content) or callable(getattr(content, "on_error", None)):
+                todo.append(content)
+    return None
+
+
+def _operators_after_controlled(subscriber: object) -> str:
+    return (
+        f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has on_subscribe), "
+        "subscribed through reactivex operators placed after controlled(): they drop the "
+        "subscription and would feed it unbounded items; put the operators before "
+        "controlled(), e.g. source.pipe(ops.map(f), controlled()).subscribe(subscriber)"
+    )
 
 
 @final

@@ -25,7 +25,7 @@ from reactivex.disposable import Disposable
 
 from ._buffer import BufferOverflowError
 from ._controlled import Controlled, ControlledSubscription, controlled
-from ._demand import as_count
+from ._demand import as_count, refuse_none_error, refuse_none_subscription
 from ._loop_producer import LoopProducer, loop_or_error
 
 __all__ = [
@@ -98,6 +98,10 @@ class _Receiver(Generic[_T]):
         self._wrapped = wrapped
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
+        if self.subscription is not None:
+            subscription.cancel()  # rule 2.5: one subscription at a time
+            return
         self.subscription = subscription
         subscription.request(self._prefetch)
 
@@ -117,6 +121,7 @@ class _Receiver(Generic[_T]):
         self._notify(waiter)
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         if self._wrapped and type(error) is BufferOverflowError:
             error = BufferOverflowError(error.capacity, _OVERFLOW_ADVICE)
         self._finish(error)

@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import Any, Final, Generic, TypeVar, final, overload
 
 from ._controlled import ControlledSubscription
+from ._demand import refuse_none_error, refuse_none_subscription
 from ._encode import Batch, BatchEncoder, batch_encoder
 from ._errors import ConnectionLost
 from ._sender import Sender
@@ -399,6 +400,7 @@ class SocketObserver(Generic[_T]):
     # -- Reactive Streams subscriber -------------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         if self._subscription is not None or self._state is not _State.WAITING:
             subscription.cancel()  # rule 2.5: one subscription at a time
             return
@@ -447,6 +449,7 @@ class SocketObserver(Generic[_T]):
             self._inbox.clear()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         if threading.get_ident() != self._loop_thread:
             self._loop.call_soon_threadsafe(self.on_error, error)
             return

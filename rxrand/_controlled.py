@@ -58,7 +58,14 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ._buffer import BoundedBuffer, BufferOverflowError, Overflow
 from ._channel import CreditLink, DemandChannel, demand_channel_of
-from ._demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
+from ._demand import (
+    UNBOUNDED,
+    DrainInbox,
+    add_demand,
+    positive_count,
+    refuse_none_error,
+    sub_demand,
+)
 from ._fusion import BatchSource, Fusable
 from ._source import EMIT_BURST
 
@@ -194,6 +201,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_pulled",
         "_terminal",
         "_upstream",
+        "_upstream_ended",
+        "_upstream_is_publisher",
     )
 
     def __init__(
@@ -219,6 +228,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._channel = DemandChannel(scheduler, self)
         # Exists before the upstream subscription runs (see the module doc).
         self._upstream = SingleAssignmentDisposable()
+        # Rules 2.3/2.4: a publisher upstream (one with its own subscribe) that
+        # ended needs no cancel, and must get none from inside its terminal signal.
+        self._upstream_is_publisher = False
+        self._upstream_ended = False
         self._outer_link: CreditLink | None = None
         self._batches: BatchSource[_T] | None = None
         self._connecting = False
@@ -348,6 +361,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         if type(source).subscribe is not Observable.subscribe:
             # A source with its own subscribe (rxrand's): it emits nothing
             # inside subscribe, so the disposable can be stored on return.
+            self._upstream_is_publisher = True
             self._upstream.disposable = source.subscribe(inlet, scheduler=channel)
             return
         upstream = self._upstream
@@ -568,6 +582,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._drain()
 
     def _upstream_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         self._upstream_terminal(error)
 
     def _upstream_completed(self) -> None:
@@ -578,10 +593,13 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if self._inbox.cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
+            self._upstream_ended = True
             claimed = self._inbox._claim_locked()
-        # A finished upstream needs no subscription: let it go now, so that a
-        # `take` in the chain stops the source at once.
-        self._upstream.dispose()
+        if not self._upstream_is_publisher:
+            # A finished reactivex chain needs no subscription: let it go now
+            # (AutoDetachObserver's job), so that a `take` in the chain stops
+            # the source at once. A publisher ended on its own (rule 2.3).
+            self._upstream.dispose()
         if claimed:
             self._drain()
 
@@ -761,7 +779,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._inbox.cancelled = True
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
-        self._upstream.dispose()
+        if not (self._upstream_ended and self._upstream_is_publisher):
+            self._upstream.dispose()
         if isinstance(terminal, Exception):
             on_error(terminal)
         else:

@@ -35,7 +35,13 @@ from reactivex.disposable import Disposable
 from ._buffer import Overflow
 from ._channel import CreditLink, demand_channel_of, emit_burst
 from ._controlled import Controlled, ControlledSubscription
-from ._demand import UNBOUNDED, add_demand, positive_count
+from ._demand import (
+    UNBOUNDED,
+    add_demand,
+    positive_count,
+    refuse_none_error,
+    refuse_none_subscription,
+)
 from ._fusion import as_items
 from ._source import EMIT_BURST
 
@@ -112,6 +118,7 @@ class _ObserveOn(Generic[_T]):
     # -- upstream: a bulk subscriber of controlled(capacity=prefetch) -----------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         self._upstream = subscription
         if self._down.channel is None or self._down.credit:
             self._start()
@@ -125,10 +132,13 @@ class _ObserveOn(Generic[_T]):
         self._schedule()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
+        self._upstream = None  # rules 2.3/2.4: done; no top-up nor cancel reaches it now
         self._terminal.append(error)
         self._schedule()
 
     def on_completed(self) -> None:
+        self._upstream = None  # as in on_error
         self._terminal.append(None)
         self._schedule()
 
@@ -141,9 +151,10 @@ class _ObserveOn(Generic[_T]):
         self._schedule()
 
     def _start(self) -> None:
-        if not self._started and self._upstream is not None:
+        upstream = self._upstream
+        if not self._started and upstream is not None:
             self._started = True
-            self._upstream.request(self._prefetch)
+            upstream.request(self._prefetch)
 
     def dispose(self) -> None:
         self._down.done = True
@@ -179,10 +190,11 @@ class _ObserveOn(Generic[_T]):
                         down.credit -= take
                 down.emit(items)
                 self._consumed += take
-                if self._consumed >= self._limit and self._upstream is not None:
+                upstream = self._upstream
+                if self._consumed >= self._limit and upstream is not None:
                     # Top up what was used, as RxJava's observeOn does at 3/4.
                     consumed, self._consumed = self._consumed, 0
-                    self._upstream.request(consumed)
+                    upstream.request(consumed)
             if self._terminal and not down.done:
                 with self._lock:
                     empty = not self._queue
@@ -209,6 +221,7 @@ class _SubscribeOn(Generic[_T]):
         self._lock = threading.Lock()
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         with self._lock:
             self._upstream = subscription
             early = self._early if self._down.channel is not None else UNBOUNDED
@@ -223,10 +236,18 @@ class _SubscribeOn(Generic[_T]):
         self._down.emit(as_items(batch))
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
+        self._let_go()
         self._down.terminate(error)
 
     def on_completed(self) -> None:
+        self._let_go()
         self._down.terminate(None)
+
+    def _let_go(self) -> None:
+        """Rules 2.3/2.4: the upstream is done; a cancel from downstream must not reach it."""
+        with self._lock:
+            self._upstream = None
 
     def request(self, n: int) -> None:
         self._scheduler.schedule(self._request_here, n)

@@ -28,7 +28,7 @@ from reactivex.disposable import Disposable
 from ._buffer import Overflow
 from ._channel import CreditLink, demand_channel_of, emit_burst
 from ._controlled import Controlled, ControlledSubscription
-from ._demand import UNBOUNDED, add_demand
+from ._demand import UNBOUNDED, add_demand, refuse_none_error, refuse_none_subscription
 from ._fusion import as_items
 from ._source import EMIT_BURST
 
@@ -120,6 +120,7 @@ class _Hub(Generic[_T]):
     # -- upstream: a bulk subscriber of controlled() ----------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         self.upstream = subscription
 
     def on_next(self, value: _T) -> None:
@@ -138,6 +139,7 @@ class _Hub(Generic[_T]):
         self.pump()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         for member in self._end():
             member.observer.on_error(error)
 

@@ -326,7 +326,7 @@ class _SubscriberVerification:
     # -- environment ----------------------------------------------------------------------
 
     @pytest.fixture(autouse=True)
-    def _environment(self) -> None:
+    def _subscriber_environment(self) -> None:
         self._subscriptions: list[ManualSubscription] = []
 
     def manual_subscription(
@@ -561,7 +561,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         stage = self.stage(subscriber)
         return stage, probe, probe.expect_puppet()
 
-    def verify(self, probe: WhiteboxSubscriberProbe) -> None:
+    def verify_probe(self, probe: WhiteboxSubscriberProbe) -> None:
         assert not probe.violations, "\n".join(probe.violations)
         self.verify_no_async_errors()
 
@@ -577,14 +577,14 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         probe.expect_next(stage.signal_next())
         puppet.signal_cancel()
         stage.expect_cancelling()
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec201_mustSignalDemandViaSubscriptionRequest(self) -> None:
         stage, probe, puppet = self.whitebox_stage()
         puppet.trigger_request(1)
         stage.expect_request()
         stage.signal_next()
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_untested_spec202_shouldAsynchronouslyDispatch(self) -> None:
         pytest.skip(_UNTESTED)
@@ -595,14 +595,14 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         stage, probe, _ = self.whitebox_stage()
         stage.send_completion()
         probe.expect_completion()
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec203_mustNotCallMethodsOnSubscriptionOrPublisherInOnError(self) -> None:
         stage, probe, _ = self.whitebox_stage()
         error = TckTestError("spec203")
         stage.send_error(error)
         probe.expect_error(error)
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_untested_spec204_mustConsiderTheSubscriptionAsCancelledInAfterRecievingOnCompleteOrOnError(  # noqa: E501 (the JVM name)
         self,
@@ -619,7 +619,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
             "Expected 2nd Subscription given to subscriber to be cancelled, "
             "but `Subscription.cancel()` was not called"
         )
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_untested_spec206_mustCallSubscriptionCancelIfItIsNoLongerValid(self) -> None:
         pytest.skip(_UNTESTED)
@@ -640,7 +640,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         stage.signal_next()
         puppet.trigger_request(1)
         puppet.trigger_request(1)
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec209_mustBePreparedToReceiveAnOnCompleteSignalWithPrecedingRequestCall(
         self,
@@ -649,7 +649,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         puppet.trigger_request(1)
         stage.send_completion()
         probe.expect_completion()
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec209_mustBePreparedToReceiveAnOnCompleteSignalWithoutPrecedingRequestCall(
         self,
@@ -657,7 +657,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         stage, probe, _ = self.whitebox_stage()
         stage.send_completion()
         probe.expect_completion()
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec210_mustBePreparedToReceiveAnOnErrorSignalWithPrecedingRequestCall(
         self,
@@ -668,7 +668,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         error = TckTestError("spec210")
         stage.send_error(error)
         probe.expect_error(error)
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec210_mustBePreparedToReceiveAnOnErrorSignalWithoutPrecedingRequestCall(
         self,
@@ -677,7 +677,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         error = TckTestError("spec210")
         stage.send_error(error)
         probe.expect_error(error)
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_untested_spec211_mustMakeSureThatAllCallsOnItsMethodsHappenBeforeTheProcessingOfTheRespectiveEvents(  # noqa: E501 (the JVM name)
         self,
@@ -699,14 +699,14 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         with pytest.raises(TypeError, match=_NONE_SUBSCRIPTION):
             self.call(stage.sub.on_subscribe, None)
         assert not stage.is_cancelled  # nothing else disturbed
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec213_onNext_mustThrowNullPointerExceptionWhenParametersAreNull(
         self,
     ) -> None:
         stage, probe, _ = self.whitebox_stage()
         _check_none_element(self, stage.sub)
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_required_spec213_onError_mustThrowNullPointerExceptionWhenParametersAreNull(
         self,
@@ -718,7 +718,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         assert probe.errors == []
         stage.send_completion()
         probe.expect_completion()
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_untested_spec301_mustNotBeCalledOutsideSubscriberContext(self) -> None:
         pytest.skip(_UNTESTED)
@@ -733,7 +733,7 @@ class SubscriberWhiteboxVerification(_SubscriberVerification):
         probe.expect_next(stage.signal_next())
         probe.expect_none()
         puppet.trigger_request(3)
-        self.verify(probe)
+        self.verify_probe(probe)
 
     def test_untested_spec310_requestMaySynchronouslyCallOnNextOnSubscriber(self) -> None:
         pytest.skip(_UNTESTED)

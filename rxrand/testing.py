@@ -27,8 +27,14 @@ from reactivex.observable.marbles import parse
 from reactivex.testing import TestScheduler
 from typing_extensions import TypeVar
 
-from ._controlled import DEFAULT_CAPACITY, Controlled, ControlledSubscription, Overflow, controlled
-from ._demand import refuse_none_error, refuse_none_subscription
+from .core.demand import refuse_none_error, refuse_none_subscription
+from .ops.controlled import (
+    DEFAULT_CAPACITY,
+    Controlled,
+    ControlledSubscription,
+    Overflow,
+    controlled,
+)
 
 __all__ = ["RecordingSubscriber", "demand_diagram", "render_marbles"]
 

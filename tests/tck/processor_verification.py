@@ -38,7 +38,8 @@ from typing import Any, Final
 import pytest
 from reactivex import Observable, abc
 
-from rxrand import ControlledSubscription, controlled, demand_channel_of
+from rxrand import ControlledSubscription, controlled
+from rxrand.core import demand_channel_of
 
 from .subscriber_verification import (
     ManualSubscription,

@@ -5,7 +5,7 @@
   its own and signalled from the test's thread (as a publisher behind a thread hop would);
 * the consumer that :func:`~rxrand.to_async_iterable` subscribes, made by a pending
   ``__anext__`` on its loop;
-* the client's consumer (``rxrand.client``), signalled on its loop's thread, as
+* the client's consumer (``rxrand.cli.client``), signalled on its loop's thread, as
   ``socket_lines`` does.
 
 The last three are bulk subscribers: each runs once more with its elements delivered through
@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 import pytest
 import reactivex
 
-from rxrand import PROMPT, SocketObserver, controlled, to_async_iterable
-from rxrand.client import IntegerStreamChecker, _Consumer
+from rxrand import SocketObserver, controlled, to_async_iterable
+from rxrand.cli.client import IntegerStreamChecker, _Consumer
+from rxrand.net import PROMPT
 from rxrand.testing import RecordingSubscriber
 
 from .subscriber_verification import (

@@ -119,6 +119,9 @@ class _ObserveOn(Generic[_T]):
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
         refuse_none_subscription(subscription)
+        if self._upstream is not None or self._terminal:
+            subscription.cancel()  # rule 2.5: one upstream subscription
+            return
         self._upstream = subscription
         if self._down.channel is None or self._down.credit:
             self._start()
@@ -223,8 +226,13 @@ class _SubscribeOn(Generic[_T]):
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
         refuse_none_subscription(subscription)
         with self._lock:
-            self._upstream = subscription
+            second = self._upstream is not None or self._down.done
+            if not second:
+                self._upstream = subscription
             early = self._early if self._down.channel is not None else UNBOUNDED
+        if second:
+            subscription.cancel()  # rule 2.5: one upstream subscription
+            return
         if early:
             subscription.request(early)  # already on the scheduler
 

@@ -121,7 +121,12 @@ class _Hub(Generic[_T]):
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
         refuse_none_subscription(subscription)
-        self.upstream = subscription
+        with self.lock:
+            second = self.upstream is not None
+            if not second:
+                self.upstream = subscription
+        if second:
+            subscription.cancel()  # rule 2.5: one upstream subscription
 
     def on_next(self, value: _T) -> None:
         self.on_next_batch([value])

@@ -26,7 +26,9 @@ What Python (and reactivex) force: an operator receives from its upstream as a r
 observer (``on_next`` / ``on_error`` / ``on_completed``), with demand on the request
 operator's demand channel and the cancel as the upstream's disposable, not through
 ``on_subscribe``; the two subscriber tests that call ``on_subscribe`` on the processor
-directly (rules 2.5 and 2.13 for ``onSubscribe``) have nothing to call, and say so in their skip.
+directly (rules 2.5 and 2.13 for ``onSubscribe``) have nothing to call, and say so in their skip;
+the bulk subscriber inside each processor (which does have ``on_subscribe``) runs both subscriber
+verifications in ``test_subscribers.py``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ __all__ = ["IdentityProcessorVerification", "ManualPublisher"]
 
 _NO_ON_SUBSCRIBE: Final = (
     "an rxrand processor receives from its upstream as a reactivex observer (demand on the "
-    "demand channel, cancel through the disposable): it has no on_subscribe to call"
+    "demand channel, cancel through the disposable): it has no on_subscribe to call; the bulk "
+    "subscriber inside it, which has, runs this test in test_subscribers.py"
 )
 
 

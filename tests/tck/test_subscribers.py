@@ -9,7 +9,10 @@
   ``socket_lines`` does.
 
 The last three are bulk subscribers: each runs once more with its elements delivered through
-``on_next_batch``.
+``on_next_batch``. So are the subscribers inside the processors, which receive from the
+``controlled()`` each of them puts over its upstream: ``share()``'s hub, ``observe_on()``'s and
+``subscribe_on()``'s (private classes: no public name reaches them, and the processor suites in
+``test_processors.py`` cannot hand them a second subscription, nor ``None``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ from typing import Any, TypeVar
 
 import pytest
 import reactivex
+from reactivex import abc
+from reactivex.scheduler import ImmediateScheduler
 
-from rxrand import SocketObserver, controlled, to_async_iterable
+from rxrand import UNBOUNDED, SocketObserver, controlled, to_async_iterable
 from rxrand.cli.client import IntegerStreamChecker, _Consumer
 from rxrand.net import PROMPT
+from rxrand.ops.hops import _Downstream, _ObserveOn, _SubscribeOn
+from rxrand.ops.share import _Hub, _Member, _Shared
 from rxrand.testing import RecordingSubscriber
 
 from .subscriber_verification import (
@@ -259,4 +266,78 @@ class TestClientConsumerBulkBlackbox(_ClientConsumerSetup, SubscriberBlackboxVer
 
 
 class TestClientConsumerBulkWhitebox(_ClientConsumerSetup, SubscriberWhiteboxVerification):
+    bulk = True
+
+
+# -- the bulk subscribers inside the processors -------------------------------------------------
+
+
+class _Sink(abc.ObserverBase[Any]):
+    """A plain reactivex observer downstream of a processor's bulk subscriber."""
+
+    def __init__(self) -> None:
+        self.signals: list[object] = []
+
+    def on_next(self, value: Any) -> None:
+        self.signals.append(value)
+
+    def on_error(self, error: Exception) -> None:
+        self.signals.append(error)
+
+    def on_completed(self) -> None:
+        self.signals.append("completed")
+
+
+class _ShareHubSetup:
+    """``share()``'s upstream subscriber (its hub), with one plain member downstream."""
+
+    def create_subscriber(self) -> Any:
+        hub: _Hub[Any] = _Hub(_Shared(reactivex.never()))
+        member = _Member(hub, _Sink())
+        member.credit = UNBOUNDED
+        hub.join(member)
+        return hub
+
+    def trigger_request(self, subscriber: Any, *_: Any) -> None:
+        subscriber.pump()  # what a member's request does: ask upstream for what all can take
+
+
+class _ObserveOnSetup:
+    """``observe_on()``'s upstream subscriber, draining on the current thread."""
+
+    def create_subscriber(self) -> Any:
+        return _ObserveOn(_Downstream(_Sink(), None), ImmediateScheduler(), 4)
+
+
+class _SubscribeOnSetup:
+    """``subscribe_on()``'s upstream subscriber."""
+
+    def create_subscriber(self) -> Any:
+        return _SubscribeOn(_Downstream(_Sink(), None), ImmediateScheduler())
+
+
+class TestShareHubBulkBlackbox(_ShareHubSetup, SubscriberBlackboxVerification):
+    bulk = True
+
+
+class TestShareHubBulkWhitebox(_ShareHubSetup, SubscriberWhiteboxVerification):
+    bulk = True
+
+    def trigger_request(self, subscriber: Any, subscription: ManualSubscription, n: int) -> None:
+        subscription.request(n)
+
+
+class TestObserveOnBulkBlackbox(_ObserveOnSetup, SubscriberBlackboxVerification):
+    bulk = True
+
+
+class TestObserveOnBulkWhitebox(_ObserveOnSetup, SubscriberWhiteboxVerification):
+    bulk = True
+
+
+class TestSubscribeOnBulkBlackbox(_SubscribeOnSetup, SubscriberBlackboxVerification):
+    bulk = True
+
+
+class TestSubscribeOnBulkWhitebox(_SubscribeOnSetup, SubscriberWhiteboxVerification):
     bulk = True

@@ -942,6 +942,30 @@ def _operators_after_controlled(subscriber: object) -> str:
     )
 
 
+def refuse_subscriber_without_controlled(observer: abc.ObserverBase[Any], operator: str) -> bool:
+    """For rxrand's operators that keep demand only up to a ``controlled()`` after them.
+
+    Subscribed without one (no demand channel), they give unbounded demand, which suits a
+    plain observer; a Reactive Streams subscriber behind ``observer`` would get no
+    ``on_subscribe`` and every item. Then it is told, through ``on_error``, what to write.
+
+    Returns:
+        Whether the subscriber was refused (then nothing must be subscribed).
+    """
+    subscriber = _subscriber_behind(observer.on_error)
+    if subscriber is None:
+        return False
+    observer.on_error(
+        TypeError(
+            f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has "
+            f"on_subscribe), subscribed to {operator}() with no controlled() after it: nothing "
+            "gives it a subscription, and it would get unbounded items; end the chain with "
+            f"controlled(), e.g. source.pipe({operator}(...), controlled()).subscribe(subscriber)"
+        )
+    )
+    return True
+
+
 @final
 class _Inlet(abc.ObserverBase[_T]):
     """The request operator's upstream observer: the subscription's three bound methods.

@@ -43,7 +43,7 @@ from ..core.demand import (
 )
 from ..core.fusion import as_items
 from ..sources.integers import EMIT_BURST
-from .controlled import Controlled, ControlledSubscription
+from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["observe_on", "subscribe_on"]
 
@@ -311,6 +311,10 @@ def observe_on(
         def subscribe(
             observer: abc.ObserverBase[_T], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
+            if demand_channel_of(subscribe_scheduler) is None and (
+                refuse_subscriber_without_controlled(observer, "rxrand.observe_on")
+            ):
+                return Disposable()
             down: _Downstream[_T] = _Downstream(observer, subscribe_scheduler)
             hop = _ObserveOn(down, scheduler, size)
             down.attach(hop)
@@ -347,6 +351,10 @@ def subscribe_on(scheduler: abc.SchedulerBase) -> Callable[[Observable[_T]], Obs
         def subscribe(
             observer: abc.ObserverBase[_T], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
+            if demand_channel_of(subscribe_scheduler) is None and (
+                refuse_subscriber_without_controlled(observer, "rxrand.subscribe_on")
+            ):
+                return Disposable()
             down: _Downstream[_T] = _Downstream(observer, subscribe_scheduler)
             hop = _SubscribeOn(down, scheduler)
             down.attach(hop)

@@ -30,7 +30,7 @@ from ..core.channel import CreditLink, demand_channel_of, emit_burst
 from ..core.demand import UNBOUNDED, add_demand, refuse_none_error, refuse_none_subscription
 from ..core.fusion import as_items
 from ..sources.integers import EMIT_BURST
-from .controlled import Controlled, ControlledSubscription
+from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["share"]
 
@@ -177,6 +177,10 @@ class _Shared(Observable[_T]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
+        if demand_channel_of(scheduler) is None and refuse_subscriber_without_controlled(
+            observer, "rxrand.share"
+        ):
+            return Disposable()
         with self._lock:
             hub = self._hub
             first = hub is None

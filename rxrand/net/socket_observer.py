@@ -249,7 +249,8 @@ class SocketObserver(Generic[_T]):
         * Requests an initial window once subscribed (rule 2.1) and more only
           after the bytes it holds are in the kernel and the kernel has room
           again. Cancels a second subscription (rule 2.5). Its ``on_*``
-          methods return normally (rule 2.13).
+          methods return normally (rule 2.13), but for ``on_subscribe(None)``
+          and ``on_error(None)``: ``TypeError``, nothing else changed.
         * Lives on the event loop's thread; items (one by one through
           ``on_next``, or in batches through ``on_next_batch``) may arrive on
           any thread, and are handed to the loop once per burst.

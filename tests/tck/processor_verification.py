@@ -18,7 +18,9 @@ As in the JVM, the verification is in three parts:
   processor and a probing downstream subscriber as the subscriber under test;
 * the processor as a publisher: :class:`~tests.tck.verification.PublisherVerification`, whose
   suites for these operators are in ``test_publishers.py`` (``TestShared``, ``TestObserveOnPool``,
-  ``TestSubscribeOnEventLoop``, ``TestNestedControlled``), not repeated here;
+  ``TestSubscribeOnEventLoop``, ``TestNestedControlled``), not repeated here, but for the
+  JVM's multicast tests (``optional_spec111_*``), which that suite lacks: here the processor
+  is fed by a helper publisher (``rxrand.from_iterable``) and subscribed several times;
 * the processor's own tests, under their JVM names; and, after them, the properties the issue
   that brought this suite asks of every processor of rxrand (``test_rxrand_*``).
 
@@ -35,11 +37,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Final
 
 import pytest
 from reactivex import Observable, abc
 
+import rxrand
 from rxrand import ControlledSubscription, controlled
 from rxrand.core import demand_channel_of
 
@@ -61,6 +65,10 @@ _NO_ON_SUBSCRIBE: Final = (
     "demand channel, cancel through the disposable): it has no on_subscribe to call; the bulk "
     "subscriber inside it, which has, runs this test in test_subscribers.py"
 )
+
+
+def _received_something(subscriber: TckSubscriber[Any]) -> bool:
+    return bool(subscriber.items) or subscriber.terminal is not None
 
 
 class ManualPublisher(Observable[Any]):
@@ -318,6 +326,100 @@ class IdentityProcessorVerification(SubscriberWhiteboxVerification):
         sub2.await_completion()
         assert sub1.violations == sub2.violations == []
         self.verify_no_async_errors()
+
+    # -- the publisher half's multicast tests (optional_spec111; the rest: test_publishers.py) --
+
+    def helper_published(self, n: int) -> Observable[Any]:
+        """The processor over a helper publisher of ``n`` elements (0..n-1), under controlled().
+
+        One Observable for all the subscribers of a test: a multicast processor (``share()``)
+        serves them from one upstream subscription, a cold one from one each.
+        """
+        return self.create_identity_processor(rxrand.from_iterable(range(n))).pipe(controlled())
+
+    def next_elements(self, subscriber: TckSubscriber[Any], n: int) -> list[Any]:
+        """The JVM ManualSubscriber's ``request(n)`` then ``nextElements(n)``."""
+        start = len(subscriber.items)
+        subscriber.request(n)
+        return list(subscriber.await_items(start + n)[start : start + n])
+
+    def request_end_of_stream(self, subscriber: TckSubscriber[Any]) -> None:
+        subscriber.request(1)
+        subscriber.await_completion()
+
+    def test_optional_spec111_maySupportMultiSubscribe(self) -> None:
+        published = self.helper_published(1)
+        sub1 = self.new_subscriber(published)
+        sub2 = self.new_subscriber(published)
+        sub1.cancel()
+        sub2.cancel()
+        assert sub1.violations == sub2.violations == []
+
+    def test_optional_spec111_registeredSubscribersMustReceiveOnNextOrOnCompleteSignals(
+        self,
+    ) -> None:
+        published = self.helper_published(1)
+        sub1 = self.new_subscriber(published)
+        sub2 = self.new_subscriber(published)
+        sub1.request(1)
+        sub2.request(1)
+        for subscriber in (sub1, sub2):
+            subscriber.await_signals(
+                partial(_received_something, subscriber), "onNext or onComplete"
+            )
+        sub1.cancel()
+        sub2.cancel()
+        assert sub1.violations == sub2.violations == []
+
+    def test_optional_spec111_multicast_mustProduceTheSameElementsInTheSameSequenceToAllOfItsSubscribersWhenRequestingOneByOne(  # noqa: E501 (the JVM name)
+        self,
+    ) -> None:
+        if self.does_coordinated_emission:
+            pytest.skip(
+                "coordinated emission: an element goes out once every subscriber asked for "
+                "it, and this test asks one subscriber at a time"
+            )
+        published = self.helper_published(5)
+        sub1, sub2, sub3 = (self.new_subscriber(published) for _ in range(3))
+        x1 = self.next_elements(sub1, 1)
+        y1 = self.next_elements(sub2, 2)
+        x2 = self.next_elements(sub1, 1)
+        z1 = self.next_elements(sub3, 3)
+        z2 = self.next_elements(sub3, 1)
+        z3 = self.next_elements(sub3, 1)
+        self.request_end_of_stream(sub3)
+        y2 = self.next_elements(sub2, 3)
+        self.request_end_of_stream(sub2)
+        x3 = self.next_elements(sub1, 2)
+        x4 = self.next_elements(sub1, 1)
+        self.request_end_of_stream(sub1)
+        r = x1 + x2 + x3 + x4
+        assert r == y1 + y2, "not the same element sequence for subscribers 1 and 2"
+        assert r == z1 + z2 + z3, "not the same element sequence for subscribers 1 and 3"
+        assert sub1.violations == sub2.violations == sub3.violations == []
+
+    def _many_upfront(self, complete: bool) -> None:
+        published = self.helper_published(3)
+        subscribers = [self.new_subscriber(published) for _ in range(3)]
+        for subscriber in subscribers:
+            subscriber.request(4)
+        received = [list(subscriber.await_items(3)[:3]) for subscriber in subscribers]
+        if complete:
+            for subscriber in subscribers:
+                subscriber.await_completion()
+        assert received[0] == received[1], "not the same sequence to 1st and 2nd subscribers"
+        assert received[1] == received[2], "not the same sequence to 2nd and 3rd subscribers"
+        assert all(subscriber.violations == [] for subscriber in subscribers)
+
+    def test_optional_spec111_multicast_mustProduceTheSameElementsInTheSameSequenceToAllOfItsSubscribersWhenRequestingManyUpfront(  # noqa: E501 (the JVM name)
+        self,
+    ) -> None:
+        self._many_upfront(complete=False)
+
+    def test_optional_spec111_multicast_mustProduceTheSameElementsInTheSameSequenceToAllOfItsSubscribersWhenRequestingManyUpfrontAndCompleteAsExpected(  # noqa: E501 (the JVM name)
+        self,
+    ) -> None:
+        self._many_upfront(complete=True)
 
     # -- what rxrand asks of each of its processors (issue 16) -------------------------
 

@@ -58,7 +58,14 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ..core.buffer import BoundedBuffer, BufferOverflowError, Overflow
 from ..core.channel import CreditLink, DemandChannel, demand_channel_of
-from ..core.demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
+from ..core.demand import (
+    UNBOUNDED,
+    DrainInbox,
+    add_demand,
+    positive_count,
+    refuse_none_error,
+    sub_demand,
+)
 from ..core.fusion import BatchSource, Fusable
 from ..sources.integers import EMIT_BURST
 
@@ -195,6 +202,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_pulled",
         "_terminal",
         "_upstream",
+        "_upstream_ended",
+        "_upstream_is_publisher",
     )
 
     def __init__(
@@ -220,6 +229,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._channel = DemandChannel(scheduler, self)
         # Exists before the upstream subscription runs (see the module doc).
         self._upstream = SingleAssignmentDisposable()
+        # Rules 2.3/2.4: a publisher upstream (one with its own subscribe) that
+        # ended needs no cancel, and must get none from inside its terminal signal.
+        self._upstream_is_publisher = False
+        self._upstream_ended = False
         self._outer_link: CreditLink | None = None
         self._batches: BatchSource[_T] | None = None
         self._connecting = False
@@ -349,6 +362,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         if type(source).subscribe is not Observable.subscribe:
             # A source with its own subscribe (rxrand's): it emits nothing
             # inside subscribe, so the disposable can be stored on return.
+            self._upstream_is_publisher = True
             self._upstream.disposable = source.subscribe(inlet, scheduler=channel)
             return
         upstream = self._upstream
@@ -569,6 +583,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._drain()
 
     def _upstream_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         self._upstream_terminal(error)
 
     def _upstream_completed(self) -> None:
@@ -579,10 +594,13 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if self._inbox.cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
+            self._upstream_ended = True
             claimed = self._inbox._claim_locked()
-        # A finished upstream needs no subscription: let it go now, so that a
-        # `take` in the chain stops the source at once.
-        self._upstream.dispose()
+        if not self._upstream_is_publisher:
+            # A finished reactivex chain needs no subscription: let it go now
+            # (AutoDetachObserver's job), so that a `take` in the chain stops
+            # the source at once. A publisher ended on its own (rule 2.3).
+            self._upstream.dispose()
         if claimed:
             self._drain()
 
@@ -762,7 +780,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._inbox.cancelled = True
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
-        self._upstream.dispose()
+        if not (self._upstream_ended and self._upstream_is_publisher):
+            self._upstream.dispose()
         if isinstance(terminal, Exception):
             on_error(terminal)
         else:
@@ -851,6 +870,14 @@ class Controlled(Observable[_T]):
             else:
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.
+                behind = _subscriber_behind(on_error)
+                if behind is not None and on_error is not None:
+                    # It would never get on_subscribe (rule 1.9) and get all there is:
+                    # say so at once, through on_error (where reactivex puts an
+                    # exception from subscribe, and which reaches it through `merge`).
+                    subscription.cancel()
+                    on_error(TypeError(_operators_after_controlled(behind)))
+                    return subscription
                 subscription.request(UNBOUNDED)
                 defer = True
         except BaseException:
@@ -863,6 +890,81 @@ class Controlled(Observable[_T]):
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         return self.subscribe(observer, scheduler=scheduler)
+
+
+#: Where a plain observer keeps what it forwards errors to: reactivex's AutoDetachObserver
+#: (``_on_error``), its Observer (``_handler_on_error``), a ScheduledObserver (``observer``).
+_FORWARD_ATTRIBUTES: Final = ("_on_error", "_handler_on_error", "observer", "_observer")
+#: Most objects looked at while following a plain observer's error path.
+_SEARCH_LIMIT: Final = 64
+
+
+def _subscriber_behind(on_error: object) -> object | None:
+    """The Reactive Streams subscriber (it has ``on_subscribe``) that a plain observer feeds.
+
+    A subscriber subscribed through reactivex operators placed after ``controlled()`` reaches
+    it as a plain observer: no ``on_subscribe``, unbounded demand. Errors must reach the
+    subscriber, so it is found by following the error handler through reactivex's observers
+    and the closures its operators make (``ops.map``, ``ops.observe_on``, ``ops.buffer...``).
+    Once per subscription, on the unbounded path only.
+    """
+    todo: list[object] = [on_error]
+    seen: set[int] = set()
+    while todo and len(seen) < _SEARCH_LIMIT:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        owner = getattr(node, "__self__", None)
+        if owner is not None:
+            node = owner  # a bound method: look at its object
+        if callable(getattr(node, "on_subscribe", None)):
+            return node
+        for name in _FORWARD_ATTRIBUTES:
+            forward = getattr(node, name, None)
+            if forward is not None:
+                todo.append(forward)
+        for cell in getattr(node, "__closure__", None) or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(content) or callable(getattr(content, "on_error", None)):
+                todo.append(content)
+    return None
+
+
+def _operators_after_controlled(subscriber: object) -> str:
+    return (
+        f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has on_subscribe), "
+        "subscribed through reactivex operators placed after controlled(): they drop the "
+        "subscription and would feed it unbounded items; put the operators before "
+        "controlled(), e.g. source.pipe(ops.map(f), controlled()).subscribe(subscriber)"
+    )
+
+
+def refuse_subscriber_without_controlled(observer: abc.ObserverBase[Any], operator: str) -> bool:
+    """For rxrand's operators that keep demand only up to a ``controlled()`` after them.
+
+    Subscribed without one (no demand channel), they give unbounded demand, which suits a
+    plain observer; a Reactive Streams subscriber behind ``observer`` would get no
+    ``on_subscribe`` and every item. Then it is told, through ``on_error``, what to write.
+
+    Returns:
+        Whether the subscriber was refused (then nothing must be subscribed).
+    """
+    subscriber = _subscriber_behind(observer.on_error)
+    if subscriber is None:
+        return False
+    observer.on_error(
+        TypeError(
+            f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has "
+            f"on_subscribe), subscribed to {operator}() with no controlled() after it: nothing "
+            "gives it a subscription, and it would get unbounded items; end the chain with "
+            f"controlled(), e.g. source.pipe({operator}(...), controlled()).subscribe(subscriber)"
+        )
+    )
+    return True
 
 
 @final

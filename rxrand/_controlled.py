@@ -703,16 +703,27 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         return True
 
     def _deliver_or_buffer(self, items: list[_T]) -> None:
+        """Items a pull source emitted on the drain's own stack during a grant, past the budget.
+
+        They were emitted against credit, so they are within demand: the buffer
+        holds them as awaited items, never as excess (what ``_spill`` and
+        ``_burst_end`` tell it too). Offered as excess, a grant of more than
+        ``capacity`` + the direct budget overflowed a socket source whose demand
+        came from the event loop's own thread (issue 18, item 1).
+        """
         with self._inbox.lock:
+            awaited = self._awaited()
             if not len(self._buffer):
                 take = min(self._demand, len(items))
                 if take == len(items):
                     direct, rest = items, []
                 else:
                     direct, rest = items[:take], items[take:]
+                if self._demand < UNBOUNDED:
+                    awaited -= take  # delivered below, before anything else
             else:
                 direct, rest = [], items
-            overflow = self._buffer.offer_all(rest) if rest else None
+            overflow = self._buffer.offer_all(rest, awaited) if rest else None
             if overflow is not None and self._terminal is None:
                 self._terminal = overflow
         if overflow is not None:

@@ -31,7 +31,14 @@ from ._protocol import ProtocolLimits, ServerProtocol
 from ._sender import Sender
 from ._share import share
 from ._socket import SocketObserver, WriterStats, acked_bytes, unsent_bytes
-from ._socket_source import RECV_BYTES, LineTooLongError, SocketLines, socket_lines
+from ._socket_source import (
+    RECV_BYTES,
+    LineBlock,
+    LineTooLongError,
+    SocketLines,
+    UnterminatedLineError,
+    socket_lines,
+)
 from ._source import (
     CHUNK_SIZE,
     FromIterable,
@@ -89,6 +96,7 @@ __all__ = [
     "IntegerBatches",
     "KernelWindow",
     "Line",
+    "LineBlock",
     "LineDecoder",
     "LineTable",
     "LineTooLong",
@@ -107,6 +115,7 @@ __all__ = [
     "SocketObserver",
     "Subscriber",
     "Supervisor",
+    "UnterminatedLineError",
     "UpstreamIgnoredCancelError",
     "WriterStats",
     "acked_bytes",

@@ -120,6 +120,12 @@ class _Complete:
 _COMPLETE: Final = _Complete()
 
 
+def _batch_terminal(batches: BatchSource[Any]) -> Exception | _Complete:
+    """How an exhausted batch source ended: its ``error`` (ReadyBatchSource), else completion."""
+    error = getattr(batches, "error", None)
+    return error if isinstance(error, Exception) else _COMPLETE
+
+
 def _raise(error: Exception) -> None:
     # Same default as reactivex: an error nobody listens for is not swallowed.
     raise error
@@ -512,6 +518,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if other.swallowed and other is not link and not link.descends_from(other):
                 other.swallowed = other.swallowed - arrived if other.swallowed > arrived else 0
 
+    def _batches_ready(self) -> None:
+        """A :class:`~rxrand._fusion.ReadyBatchSource` has items (or its end): run the drain."""
+        if self._inbox.claim():
+            self._drain()
+
     # -- upstream signals -----------------------------------------------------------
 
     def _upstream_next(self, value: _T) -> None:
@@ -601,7 +612,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 if inbox.cancelled:
                     break  # the drain stays owned for good: the stream is over
                 if batches is not None and batches.exhausted and self._terminal is None:
-                    self._terminal = _COMPLETE  # rule 1.5: no demand needed to complete
+                    # Rule 1.5: no demand needed to complete (or to fail).
+                    self._terminal = _batch_terminal(batches)
                 terminal = inbox.error or self._terminal
                 buffered = len(self._buffer)
                 bursting = self._burst_thread != 0
@@ -635,15 +647,19 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         batches = self._batches
         if batches is not None:
             taken = batches.take(min(demand, FUSED_BATCH))
+            got = len(taken)
             with self._inbox.lock:
-                self._pulled += len(taken)
-            if len(taken):
+                self._pulled += got
+            if got:
                 self._deliver(taken)
             if batches.exhausted:
                 with self._inbox.lock:
                     if self._terminal is None:
-                        self._terminal = _COMPLETE
-            return True
+                        self._terminal = _batch_terminal(batches)
+                return True
+            # Nothing yet from a source whose batches arrive on their own (a
+            # socket): it calls _batches_ready when they do; no spinning here.
+            return got > 0
         capacity = self._capacity
         with self._inbox.lock:
             if demand >= UNBOUNDED:
@@ -846,7 +862,10 @@ class Controlled(Observable[_T]):
         # (~6 us a call, timed with timeit: once per subscription, so per connection).
         open_batches = getattr(self.source, "open_batches", None) if on_batch is not None else None
         if callable(open_batches):
-            subscription._batches = cast(Fusable[_T], self.source).open_batches()
+            batches = subscription._batches = cast(Fusable[_T], self.source).open_batches()
+            on_ready = getattr(batches, "on_ready", None)
+            if callable(on_ready):
+                on_ready(subscription._batches_ready)
         outer = demand_channel_of(scheduler)
         defer = False
         try:

@@ -27,7 +27,13 @@ from reactivex.observable.marbles import parse
 from reactivex.testing import TestScheduler
 from typing_extensions import TypeVar
 
-from ._controlled import DEFAULT_CAPACITY, Controlled, ControlledSubscription, Overflow, controlled
+from .ops.controlled import (
+    DEFAULT_CAPACITY,
+    Controlled,
+    ControlledSubscription,
+    Overflow,
+    controlled,
+)
 
 __all__ = ["RecordingSubscriber", "demand_diagram", "render_marbles"]
 

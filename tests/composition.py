@@ -31,7 +31,8 @@ from reactivex import Observable
 from reactivex.scheduler import NewThreadScheduler, ThreadPoolScheduler
 
 import rxrand
-from rxrand import CHUNK_SIZE, BufferOverflowError, controlled, random_integers
+from rxrand import BufferOverflowError, controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 Mode = Literal["pull", "push"]
@@ -44,10 +45,10 @@ POOL = ThreadPoolScheduler(2)
 class Sources:
     """The row's sources, and how much they generated."""
 
-    integers: list[rxrand.RandomIntegers] = field(default_factory=list)
+    integers: list[rxrand.sources.RandomIntegers] = field(default_factory=list)
     counted: list[list[int]] = field(default_factory=list)
 
-    def ints(self, count: int | None = None, seed: int = 1) -> rxrand.RandomIntegers:
+    def ints(self, count: int | None = None, seed: int = 1) -> rxrand.sources.RandomIntegers:
         source = random_integers(count, seed=seed)
         self.integers.append(source)
         return source

@@ -1,0 +1,85 @@
+"""The kernel window, sans I/O: numbers in, items to request out."""
+
+from __future__ import annotations
+
+import pytest
+
+from rxrand.net import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
+from rxrand.net.window import OPEN_AFTER
+
+
+def test_window_asks_for_a_window_of_items_by_the_largest_size_seen() -> None:
+    window = KernelWindow()
+    assert window.items_to_request(None, 0) == WINDOW_BYTES // 8  # the initial guess
+    window.saw_item_size(7)  # the first size seen replaces the guess
+    window.saw_item_size(3)  # smaller items do not shrink the size
+    assert window.item_size == 7
+    assert window.items_to_request(None, 0) == WINDOW_BYTES // 7
+    window.saw_item_size(22)
+    assert window.items_to_request(None, 0) == WINDOW_BYTES // 22
+
+
+def test_window_opens_to_one_and_a_half_windows_once_the_reader_keeps_up() -> None:
+    window = KernelWindow()
+    window.saw_item_size(8)
+    asked = [window.items_to_request(0, 0) for _ in range(OPEN_AFTER + 1)]
+    normal = WINDOW_BYTES // 8
+    opened = min(KERNEL_BUDGET, WINDOW_BYTES * 3 // 2) // 8
+    assert asked == [normal] * (OPEN_AFTER - 1) + [opened, opened]
+    assert opened > normal
+
+
+def test_window_closes_as_soon_as_the_kernel_holds_bytes_back() -> None:
+    window = KernelWindow()
+    for _ in range(OPEN_AFTER):
+        window.items_to_request(0, 0)
+    assert window.items_to_request(1, 0) == WINDOW_BYTES // 8
+    # ...and earns the open window again only by OPEN_AFTER drained requests in a row.
+    assert window.items_to_request(0, 0) == WINDOW_BYTES // 8
+
+
+def test_window_never_opens_without_a_view_of_the_kernel() -> None:
+    window = KernelWindow()
+    assert {window.items_to_request(None, 0) for _ in range(10)} == {WINDOW_BYTES // 8}
+
+
+def test_window_opened_stays_within_the_kernel_budget() -> None:
+    window = KernelWindow(window_bytes=1000, kernel_budget=1200)
+    window.saw_item_size(10)
+    asked = [window.items_to_request(0, 0) for _ in range(OPEN_AFTER)]
+    assert asked == [100] * (OPEN_AFTER - 1) + [120]
+
+
+def test_window_never_requests_beyond_the_kernel_budget() -> None:
+    window = KernelWindow()
+    unsent = KERNEL_BUDGET - 800
+    assert window.items_to_request(unsent, 0) == 800 // 8
+
+
+def test_window_counts_what_is_already_outstanding() -> None:
+    window = KernelWindow()
+    assert window.items_to_request(None, WINDOW_BYTES // 8) == 0
+    assert window.items_to_request(None, WINDOW_BYTES // 8 - 5) == 5
+
+
+def test_window_waits_at_the_low_water_mark() -> None:
+    window = KernelWindow()
+    assert not window.kernel_full(None)
+    assert not window.kernel_full(NOTSENT_LOWAT - 1)
+    assert window.kernel_full(NOTSENT_LOWAT)
+
+
+def test_window_always_asks_for_at_least_one_item() -> None:
+    window = KernelWindow(window_bytes=4)
+    assert window.items_to_request(None, 0) == 1
+
+
+def test_window_rejects_an_empty_window() -> None:
+    with pytest.raises(ValueError, match=r"^window_bytes must be >= 1, got 0$"):
+        KernelWindow(window_bytes=0)
+
+
+def test_window_drained_or_open_never_asks_beyond_a_budget_smaller_than_the_window() -> None:
+    window = KernelWindow(window_bytes=1000, kernel_budget=500)
+    window.saw_item_size(10)
+    assert {window.items_to_request(0, 0) for _ in range(2 * OPEN_AFTER)} == {50}

@@ -429,9 +429,12 @@ class _BlockReader:
                         self._held = held[: self._whole]
                         self._eof, self._cut = True, LineTooLongError(self._max_length)
                 self._settle_locked()
-        self._sync_reading()
+        # The drain first: on this thread it takes the lines at once, and the reader
+        # stays registered (no epoll_ctl pair per recv); if it runs elsewhere, reading
+        # pauses below until it has taken them.
         if self._wake is not None:
             self._wake()
+        self._sync_reading()
 
 
 @final

@@ -37,8 +37,6 @@ __all__ = ["ClientError", "IntegerStreamChecker", "OutputClosed", "fetch", "main
 WINDOW: Final = 1 << 17
 #: Seconds without a byte, while the server owes integers, before the client gives up.
 DEFAULT_TIMEOUT: Final = 30.0
-#: The output file's buffer: blocks of lines go out in writes this large.
-OUTPUT_BUFFER: Final = 1 << 20
 #: How often the rate limiter grants demand.
 TICK: Final = 0.05
 HIGHEST: Final = 10_000
@@ -496,7 +494,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
             out = sys.stdout.buffer
         else:
             try:
-                out = stack.enter_context(open(args.output, "wb", buffering=OUTPUT_BUFFER))
+                # The default buffer: blocks of lines larger than it go straight to
+                # write(2), not copied into it first.
+                out = stack.enter_context(open(args.output, "wb"))
             except OSError as error:
                 print(f"{name}: cannot open {args.output}: {error.strerror}", file=sys.stderr)
                 return 1

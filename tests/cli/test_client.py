@@ -23,7 +23,7 @@ from reactivex import Observable
 
 from rxrand import ConnectionLost, LineTooLongError, controlled, random_integers, socket_lines
 from rxrand.cli.client import TICK, ClientError, IntegerStreamChecker, fetch, main
-from rxrand.net import KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDOW_BYTES
+from rxrand.net import BULK_RECV_BYTES, KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDOW_BYTES
 from rxrand.sources import CHUNK_SIZE, RandomIntegers
 from rxrand.testing import RecordingSubscriber
 
@@ -392,9 +392,9 @@ def test_client_rate_limits_consumption_through_demand(
     stop.set()
     thread.join(10)
     # The window: one chunk not yet encoded; encoded bytes in user space and in the
-    # server's kernel; the client's receive buffer and its one recv; one tick of demand.
-    # Each integer line is at least 3 bytes.
-    window = CHUNK_SIZE + (WINDOW_BYTES + KERNEL_BUDGET + rcvbuf + RECV_BYTES) // 3
+    # server's kernel; the client's receive buffer and its one recv (the bulk path's);
+    # one tick of demand. Each integer line is at least 3 bytes.
+    window = CHUNK_SIZE + (WINDOW_BYTES + KERNEL_BUDGET + rcvbuf + BULK_RECV_BYTES) // 3
     window += int(1000 * TICK)
     assert 1500 <= consumed[0] <= 2500
     assert generated - consumed[0] <= window, (generated, consumed[0], window)

@@ -12,13 +12,12 @@ Throughput modes run in their own process so the harness's GIL is not in the way
     python bench_client.py fast --port P --count N
     python bench_client.py many --port P --clients 100 --count 100000
     python bench_client.py slow --port P --count N --rate 200000 --seconds 15
-    python bench_client.py bare --port P --count N --output FILE
 
 Each prints one JSON object on stdout. The harness imports the module for the light,
 in-process sessions (readiness probes, aborted clients, the soak).
 
 **The receiving side, side by side** (issue 18): how fast ``rxrand-client`` writes COUNT
-integers to a file, against a bare ``recv_into``-to-file loop (``bare`` above: no checks)
+integers to a file, against a bare ``recv_into``-to-file loop (:data:`BARE_READER`: no checks)
 and ``nc > file`` when nc is installed, all against one ``examples/tcp_server.py``, in
 interleaved rounds (the order rotating by one per round). Each figure is a whole process's
 wall time, start-up included, as a user would time it; every output file is checked
@@ -370,19 +369,23 @@ def send_raw(host: str, port: int, payload: bytes, timeout: float = 10.0) -> tup
     return bytes(out), "line"
 
 
-def bare(host: str, port: int, count: int, output: str, timeout: float) -> dict[str, Any]:
-    """The floor: greeting, count, then ``recv_into`` one reused 1 MiB buffer and write it out.
-
-    No checks at all (the line count is checked by the harness, afterwards); the prompt is
-    not written, so the file holds the ``\\r\\n`` lines as received.
-    """
-    buf = bytearray(BUFSIZE)
+#: The floor, as its own small program (no numpy, no rxrand: only what a bare loop needs):
+#: read the prompt, send the count, then ``recv_into`` one reused 1 MiB buffer and write
+#: it out. No checks at all (the harness counts the lines afterwards); the prompt is not
+#: written, so the file holds the ``\r\n`` lines as received.
+BARE_READER = """
+import socket, sys
+host, port, count, output = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+with socket.create_connection((host, port)) as sock, open(output, "wb") as out:
+    greeting = b""
+    while not greeting.endswith(b"\\n"):
+        greeting += sock.recv(1)
+    sock.sendall(b"%d\\r\\n" % count)
+    buf = bytearray(1 << 20)
     view = memoryview(buf)
-    with open_session(host, port, timeout) as sock, open(output, "wb") as out:
-        sock.sendall(b"%d\r\n" % count)
-        while n := sock.recv_into(buf):
-            out.write(view[:n])
-    return {"ok": True}
+    while n := sock.recv_into(buf):
+        out.write(view[:n])
+"""
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -416,7 +419,6 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
     workdir = tempfile.mkdtemp(prefix="bench_client_")
     out = os.path.join(workdir, "out")
     client_options = ["--quiet", "--port", str(port), "--output", out]
-    bare_options = ["--port", str(port), "--output", out]
     commands: dict[str, tuple[list[str], str | None, int]] = {
         "rxrand-client": (
             [python, str(ROOT / "examples" / "tcp_client.py"), str(count), *client_options],
@@ -424,7 +426,7 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
             count,
         ),
         "bare": (
-            [python, __file__, "bare", "--count", str(count), *bare_options],
+            [python, "-c", BARE_READER, "127.0.0.1", str(port), str(count), out],
             None,
             count,
         ),
@@ -525,11 +527,10 @@ def _report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="measuring client for bench_server.py")
-    parser.add_argument("mode", choices=["fast", "many", "slow", "bare", "compare"])
+    parser.add_argument("mode", choices=["fast", "many", "slow", "compare"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="the server's (not for compare)")
     parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--output", default=os.devnull, help="bare: write the stream here")
     parser.add_argument("--rounds", type=int, default=5, help="compare: interleaved rounds")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--rate", type=float, default=200_000, help="slow: bytes per second")
@@ -540,8 +541,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "compare":
         result = compare(args.count, args.rounds, args.timeout)
         print(_report(result), file=sys.stderr)
-    elif args.mode == "bare":
-        result = bare(args.host, args.port, args.count, args.output, args.timeout)
     elif args.mode == "fast":
         result = fast(args.host, args.port, args.count, args.timeout, not args.no_verify)
     elif args.mode == "many":

@@ -12,6 +12,8 @@ Sans-I/O (no socket, no event loop; a layer contract in ``pyproject.toml`` says 
 At the edge (asyncio and sockets):
 
 * :mod:`rxrand.net.errors`: the one place where ``OSError`` becomes ``ConnectionLost``;
+* :mod:`rxrand.net.kernel`: what the kernel still holds (unsent, acknowledged bytes);
+* :mod:`rxrand.net.hangup`: the watcher that notices a client's hang-up without reading;
 * :mod:`rxrand.net.sender`: :class:`~rxrand.net.sender.Sender`, the one writer of a socket;
 * :mod:`rxrand.net.socket_observer`: :class:`~rxrand.SocketObserver`, which requests more only
   once the kernel has drained;
@@ -23,11 +25,12 @@ At the edge (asyncio and sockets):
 from .encode import INT_LINES, BatchEncoder, IntLines, encode_int_array
 from .errors import ConnectionLost
 from .eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
+from .kernel import acked_bytes, unsent_bytes
 from .line_table import LineTable
 from .protocol import ProtocolLimits, ServerProtocol
 from .sender import Sender
 from .server import RandomIntegerServer, ServerConfig
-from .socket_observer import SocketObserver, WriterStats, acked_bytes, unsent_bytes
+from .socket_observer import SocketObserver, WriterStats
 from .socket_source import (
     BULK_RECV_BYTES,
     RECV_BYTES,

@@ -26,7 +26,7 @@ from typing import Final, final
 from .errors import ConnectionLost, translate_os_error
 from .window import WINDOW_BYTES
 
-__all__ = ["BUFFER_SIZES", "SEND_BUFFER_BYTES", "Sender"]
+__all__ = ["BUFFER_SIZES", "SEND_BUFFER_BYTES", "Sender", "WriterBusyError"]
 
 #: Largest capacity of the per-connection buffer: a window, the longest line, some room.
 SEND_BUFFER_BYTES: Final = WINDOW_BYTES + 4096
@@ -34,6 +34,10 @@ SEND_BUFFER_BYTES: Final = WINDOW_BYTES + 4096
 BUFFER_SIZES: Final = (16 * 1024, 32 * 1024, SEND_BUFFER_BYTES)
 
 _NEWLINE: Final = 0x0A
+
+
+class WriterBusyError(RuntimeError):
+    """A second writer tried to claim a :class:`Sender` whose writer slot is held."""
 
 
 def _nothing() -> None:
@@ -52,38 +56,46 @@ class Sender:
         * :meth:`write` never blocks and never drops a byte: what the kernel
           does not take now is kept and sent, in order, when the socket is
           writable again.
-        * ``on_ready`` (whoever writes now sets it) is called once the queue
-          has emptied after a wait, or when a :meth:`wait_writable` wait ends.
-        * ``on_lost`` is called once, with the :class:`ConnectionLost`, when a
-          send fails for good; the sender writes nothing after that.
+        * One writer at a time holds the writer slot (:meth:`claim`, :meth:`release`):
+          its ``on_ready`` is called once the queue has emptied after a wait, or
+          when a :meth:`wait_writable` wait ends. A second claimant is refused with
+          :class:`WriterBusyError` (trio's conflict detection), never silently
+          takes the slot over.
+        * ``on_lost`` (given at construction) is called once, with the
+          :class:`ConnectionLost`, when a send fails for good; the sender writes
+          nothing after that.
+        * The counters (:attr:`bytes_sent`, :attr:`sends`, :attr:`kernel_full`,
+          :attr:`max_held_bytes`) are the sender's own: read-only outside it.
     """
 
     __slots__ = (
         "_buffer",
+        "_bytes_sent",
         "_closed",
         "_end",
         "_extra",
         "_extra_bytes",
         "_fd",
+        "_kernel_full",
         "_line_open",
         "_loop",
+        "_max_held_bytes",
+        "_on_lost",
+        "_on_ready",
         "_registered",
+        "_sends",
         "_sock",
         "_start",
         "_view",
-        "bytes_sent",
-        "kernel_full",
         "lost",
-        "max_held_bytes",
-        "on_lost",
-        "on_ready",
-        "sends",
     )
 
     def __init__(
         self,
         sock: socket.socket,
         loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        on_lost: Callable[[ConnectionLost], None] = _ignore_lost,
     ) -> None:
         self._sock = sock
         self._fd = sock.fileno()
@@ -99,14 +111,51 @@ class Sender:
         self._closed = False
         # The last byte handed to the kernel was not a line end.
         self._line_open = False
-        self.on_ready: Callable[[], None] = _nothing
-        self.on_lost: Callable[[ConnectionLost], None] = _ignore_lost
+        self._on_ready: Callable[[], None] = _nothing
+        self._on_lost = on_lost
         self.lost: ConnectionLost | None = None
-        #: Bytes the kernel has accepted, ``send`` calls, waits for room.
-        self.bytes_sent = 0
-        self.sends = 0
-        self.kernel_full = 0
-        self.max_held_bytes = 0
+        self._bytes_sent = 0
+        self._sends = 0
+        self._kernel_full = 0
+        self._max_held_bytes = 0
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes the kernel has accepted."""
+        return self._bytes_sent
+
+    @property
+    def sends(self) -> int:
+        """``send`` calls made."""
+        return self._sends
+
+    @property
+    def kernel_full(self) -> int:
+        """Waits for room: partial sends, and :meth:`wait_writable` calls."""
+        return self._kernel_full
+
+    @property
+    def max_held_bytes(self) -> int:
+        """The most bytes held in user space at once."""
+        return self._max_held_bytes
+
+    def claim(self, on_ready: Callable[[], None]) -> None:
+        """Take the writer slot: ``on_ready`` is called when the socket can take more.
+
+        Raises:
+            WriterBusyError: another writer holds the slot (it must :meth:`release` it).
+        """
+        holder = self._on_ready
+        if holder is not _nothing and holder != on_ready:
+            raise WriterBusyError(
+                f"the sender's writer slot is held by {holder!r}; it must release it first"
+            )
+        self._on_ready = on_ready
+
+    def release(self, on_ready: Callable[[], None]) -> None:
+        """Give the writer slot back; nothing happens unless ``on_ready`` holds it."""
+        if self._on_ready == on_ready:
+            self._on_ready = _nothing
 
     @property
     def pending(self) -> int:
@@ -127,7 +176,7 @@ class Sender:
                 return False
             if sent == len(data):
                 return True
-            self.kernel_full += 1
+            self._kernel_full += 1
             self._keep(memoryview(data)[sent:])
         else:
             self._keep(memoryview(data))
@@ -135,8 +184,12 @@ class Sender:
         return False
 
     def wait_writable(self) -> None:
-        """Call ``on_ready`` when the socket is writable (the kernel has room again)."""
+        """Call ``on_ready`` when the socket is writable (the kernel has room again).
+
+        Counted in :attr:`kernel_full`: the writer waits because the kernel holds enough.
+        """
         if not self._closed:
+            self._kernel_full += 1
             self._wait()
 
     def finish_line(self) -> None:
@@ -176,8 +229,8 @@ class Sender:
         self._closed = True
         self._start = self._end = 0
         self._drop_extra()
-        self.on_ready = _nothing
-        self.on_lost = _ignore_lost
+        self._on_ready = _nothing
+        self._on_lost = _ignore_lost
         if self._registered:
             self._registered = False
             with contextlib.suppress(Exception):
@@ -199,9 +252,9 @@ class Sender:
                 self._lose(lost)
                 return -1
             sent = 0
-        self.sends += 1
+        self._sends += 1
         if sent:
-            self.bytes_sent += sent
+            self._bytes_sent += sent
             self._line_open = data[sent - 1] != _NEWLINE
         return sent
 
@@ -246,8 +299,8 @@ class Sender:
             view[self._end : self._end + size] = rest
             self._end += size
         held = self.pending
-        if held > self.max_held_bytes:
-            self.max_held_bytes = held
+        if held > self._max_held_bytes:
+            self._max_held_bytes = held
 
     def _wait(self) -> None:
         if not self._registered:
@@ -264,7 +317,7 @@ class Sender:
                     return
                 self._start += sent
                 if self._start < self._end:
-                    self.kernel_full += 1
+                    self._kernel_full += 1
                     return  # still registered: wait for the next writable
                 self._start = self._end = 0
             elif len(self._extra[0]) <= SEND_BUFFER_BYTES:
@@ -277,12 +330,12 @@ class Sender:
                 self._extra_bytes -= sent
                 if sent < len(chunk):
                     self._extra[0] = chunk[sent:]
-                    self.kernel_full += 1
+                    self._kernel_full += 1
                     return
                 del self._extra[0]
         self._registered = False
         self._loop.remove_writer(self._fd)
-        self.on_ready()
+        self._on_ready()
 
     def _refill(self) -> None:
         """Move queued writes into the (empty) buffer, as many as fit: one send for many."""
@@ -304,6 +357,6 @@ class Sender:
 
     def _lose(self, lost: ConnectionLost) -> None:
         self.lost = lost
-        callback = self.on_lost
+        callback = self._on_lost
         self.close()
         callback(lost)

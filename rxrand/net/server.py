@@ -30,7 +30,9 @@ from reactivex import Observable
 
 from ..ops.controlled import ControlledSubscription, controlled
 from ..sources.integers import random_integers
-from .errors import ConnectionLost, out_of_resources, translate_os_error
+from .errors import ConnectionLost, connection_lost, out_of_resources, translate_os_error
+from .hangup import HangupWatcher
+from .kernel import acked_bytes, lift_notsent_lowat, make_kernel_aware, unsent_bytes
 from .protocol import (
     Abort,
     Action,
@@ -51,14 +53,7 @@ from .protocol import (
     Tick,
 )
 from .sender import Sender
-from .socket_observer import (
-    HangupWatcher,
-    SocketObserver,
-    acked_bytes,
-    lift_notsent_lowat,
-    make_kernel_aware,
-    unsent_bytes,
-)
+from .socket_observer import SocketObserver
 from .wire import MAX_LINE_LENGTH
 
 __all__ = [
@@ -123,7 +118,7 @@ class Connection:
     client's acknowledged bytes, and carries out its actions through one
     :class:`~rxrand.net.sender.Sender` (the only writer of the socket). While
     streaming it does not read at all: a reset is seen by the server's
-    :class:`~rxrand.net.socket_observer.HangupWatcher`, or, where there is none, by
+    :class:`~rxrand.net.hangup.HangupWatcher`, or, where there is none, by
     reads on a budget of one ``recv`` per ``_FALLBACK_READ_PAUSE``.
     """
 
@@ -139,9 +134,8 @@ class Connection:
         self._fd = sock.fileno()
         self.peer = peer
         self._protocol = ServerProtocol(server.limits, self._loop.time())
-        self._sender = Sender(sock, self._loop)
-        self._sender.on_ready = self._on_drained
-        self._sender.on_lost = self._on_lost
+        self._sender = Sender(sock, self._loop, on_lost=self._on_lost)
+        self._sender.claim(self._on_drained)
         self._events: deque[Event] = deque()
         self._stepping = False
         self._closed = False
@@ -239,7 +233,8 @@ class Connection:
             try:
                 self._sock.shutdown(socket.SHUT_WR)
             except OSError as error:
-                self._events.append(ConnectionLostEvent(f"shutdown failed: {error}"))
+                lost = connection_lost(error, "shutdown failed")
+                self._events.append(ConnectionLostEvent(lost.reason))
         elif isinstance(action, Abort):
             self._release(action.reason, abort=True)
         else:
@@ -329,6 +324,7 @@ class Connection:
 
     def _start_stream(self, count: int) -> None:
         log.debug("peer=%s asked for %d integers", self.peer, count)
+        self._sender.release(self._on_drained)  # the stream's observer writes now
         observer: SocketObserver[int] = SocketObserver(
             self._sock,
             sender=self._sender,
@@ -342,7 +338,7 @@ class Connection:
     def _stop_stream(self) -> None:
         if self.observer is not None:
             self.observer.close()
-        self._sender.on_ready = self._on_drained
+        self._sender.claim(self._on_drained)
         self._sender.finish_line()
         if self._kernel_aware:
             # What is left (the rest of a line, an error line) is bounded: the
@@ -350,7 +346,7 @@ class Connection:
             lift_notsent_lowat(self._sock)
 
     def _stream_finished(self, error: BaseException | None) -> None:
-        self._sender.on_ready = self._on_drained
+        self._sender.claim(self._on_drained)
         if error is None:
             self._feed(StreamEnded())
         elif isinstance(error, ConnectionLost):

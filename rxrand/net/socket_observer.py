@@ -14,205 +14,37 @@ under a small budget too:
 * ``SIOCOUTQNSD`` reads the unsent bytes, and each request is sized from the
   room left under ``KERNEL_BUDGET`` and the largest encoded item seen.
 
-This module also holds the other kernel queries the server needs (bytes the
-client acknowledged, for the idle clock) and the hang-up watcher that lets a
-streaming connection stop reading its input. They are POSIX (Linux for the
-precise parts); importing this module never fails where ``fcntl`` or
-``select.epoll`` are missing, the queries just answer ``None``.
+The kernel queries live in :mod:`rxrand.net.kernel`; where they cannot see
+into the kernel (not Linux), the writer's own partial writes are the signal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-import select
 import socket
-import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Final, Generic, TypeVar, final, overload
 
 from ..ops.controlled import ControlledSubscription
 from .encode import Batch, BatchEncoder, batch_encoder
 from .errors import ConnectionLost
+from .kernel import make_kernel_aware, unsent_bytes
 from .sender import Sender
-from .window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
+from .window import KERNEL_BUDGET, WINDOW_BYTES, KernelWindow
 from .wire import encode_int_line
 
-fcntl: ModuleType | None
-try:
-    import fcntl
-except ImportError:  # not POSIX: no kernel queries, the portable fallbacks apply
-    fcntl = None
-
-__all__ = [
-    "HangupWatcher",
-    "SocketObserver",
-    "WriterStats",
-    "acked_bytes",
-    "configure_stream_socket",
-    "lift_notsent_lowat",
-    "make_kernel_aware",
-    "unsent_bytes",
-]
+__all__ = ["SocketObserver", "WriterStats"]
 
 _T = TypeVar("_T")
 
+#: Request-and-write rounds one connection may run per event-loop turn (see ``_cycle``).
+ROUNDS_PER_TURN: Final = 4
+
 log = logging.getLogger("rxrand.socket")
-
-#: Linux ioctl: bytes in the send queue not yet sent (linux/sockios.h).
-SIOCOUTQNSD: Final = 0x894B
-#: Linux ioctl (TIOCOUTQ): bytes in the send queue not yet acknowledged.
-SIOCOUTQ: Final = 0x5411
-_TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
-_TCP_INFO: Final[int | None] = getattr(socket, "TCP_INFO", None)
-#: struct tcp_info (linux/tcp.h): tcpi_bytes_acked is the u64 at offset 120 (Linux 4.1+).
-_BYTES_ACKED_OFFSET: Final = 120
-_TCP_INFO_SIZE: Final = 256
-_U64: Final = struct.Struct("=Q")
-_INT: Final = struct.Struct("i")
-#: TCP_NOTSENT_LOWAT as high as it goes: the kernel's own default (no mark).
-_NO_LOWAT: Final = 2**31 - 1
-
-
-def configure_stream_socket(sock: socket.socket, lowat: int = NOTSENT_LOWAT) -> bool:
-    """Make ``sock`` non-blocking, ``TCP_NODELAY``, and kernel-aware where possible.
-
-    Returns:
-        Whether ``TCP_NOTSENT_LOWAT`` could be set.
-    """
-    sock.setblocking(False)
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if _TCP_NOTSENT_LOWAT is None:
-        return False
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, lowat)
-    except OSError:
-        return False
-    return True
-
-
-def make_kernel_aware(sock: socket.socket) -> bool:
-    """Configure ``sock`` (:func:`configure_stream_socket`); whether its kernel queue can be
-    read too (``SIOCOUTQNSD``): the ``kernel_aware`` that :class:`SocketObserver` takes."""
-    return configure_stream_socket(sock) and unsent_bytes(sock) is not None
-
-
-def lift_notsent_lowat(sock: socket.socket) -> None:
-    """Let the kernel take bytes whatever it holds unsent: for the last bytes of a stream.
-
-    With ``TCP_NOTSENT_LOWAT`` set, ``send`` takes nothing more once the
-    unsent bytes reach the mark, even with the send buffer nearly empty. A
-    stream cut short (shutdown, idle timeout) owes the rest of the line the
-    kernel has begun, then an error line: a few bytes, bounded, that must
-    not wait for a reader who may never read again (the truncation rule
-    would then end in a reset). Linux wakes the writer as the mark changes.
-    """
-    if _TCP_NOTSENT_LOWAT is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, _NO_LOWAT)
-
-
-def _ioctl_int(sock: socket.socket, request: int) -> int | None:
-    if fcntl is None:
-        return None
-    try:
-        raw = fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return None
-    value: int = _INT.unpack(raw)[0]
-    return value
-
-
-def unsent_bytes(sock: socket.socket) -> int | None:
-    """Bytes queued in the kernel and not yet sent (``SIOCOUTQNSD``); ``None`` if unknown."""
-    return _ioctl_int(sock, SIOCOUTQNSD)
-
-
-def acked_bytes(sock: socket.socket, written: int) -> int:
-    """How many bytes the client's TCP has acknowledged: the progress of a stream.
-
-    ``TCP_INFO``'s ``tcpi_bytes_acked`` where Linux has it; else ``written``
-    (what the kernel accepted) minus ``SIOCOUTQ`` (what it still holds,
-    unacknowledged); else ``written`` itself, the portable approximation.
-    """
-    if _TCP_INFO is not None:
-        try:
-            info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
-        except (OSError, ValueError):
-            info = b""
-        if len(info) >= _BYTES_ACKED_OFFSET + 8:
-            acked: int = _U64.unpack_from(info, _BYTES_ACKED_OFFSET)[0]
-            return acked
-    queued = _ioctl_int(sock, SIOCOUTQ)
-    if queued is not None:
-        return written - queued
-    return written
-
-
-@final
-class HangupWatcher:
-    """Tells when a peer resets or closes, without reading its input (Linux ``epoll``).
-
-    A streaming connection does not read (so a client that floods input is
-    pushed back by TCP flow control, at no CPU cost); one ``epoll`` file
-    descriptor per server watches every such socket for ``EPOLLRDHUP``
-    (the peer half-closed: the stream goes on) and ``EPOLLHUP``/``EPOLLERR``
-    (reset or failed: ``on_hangup`` is called). :meth:`create` returns
-    ``None`` where ``select.epoll`` is missing; the server then reads with a
-    budget instead.
-    """
-
-    __slots__ = ("_callbacks", "_epoll", "_loop")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, epoll: Any) -> None:
-        self._loop = loop
-        self._epoll = epoll
-        self._callbacks: dict[int, Callable[[], None]] = {}
-        loop.add_reader(epoll.fileno(), self._on_events)
-
-    @staticmethod
-    def create(loop: asyncio.AbstractEventLoop) -> HangupWatcher | None:
-        epoll_type = getattr(select, "epoll", None)
-        if epoll_type is None or not hasattr(select, "EPOLLRDHUP"):
-            return None
-        return HangupWatcher(loop, epoll_type())
-
-    def watch(self, fd: int, on_hangup: Callable[[], None]) -> None:
-        """Call ``on_hangup`` once when ``fd`` is reset or fails; idempotent."""
-        if fd in self._callbacks:
-            return
-        self._epoll.register(fd, select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR)
-        self._callbacks[fd] = on_hangup
-
-    def unwatch(self, fd: int) -> None:
-        if self._callbacks.pop(fd, None) is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self._epoll.unregister(fd)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._loop.remove_reader(self._epoll.fileno())
-        self._epoll.close()
-        self._callbacks.clear()
-
-    def _on_events(self) -> None:
-        for fd, mask in self._epoll.poll(0):
-            if mask & (select.EPOLLHUP | select.EPOLLERR):
-                callback = self._callbacks.pop(fd, None)
-                with contextlib.suppress(OSError, ValueError):
-                    self._epoll.unregister(fd)
-                if callback is not None:
-                    callback()
-            elif mask & select.EPOLLRDHUP:
-                # Half-closed (``nc -N``): the stream goes on; only a reset matters now.
-                with contextlib.suppress(OSError, ValueError):
-                    self._epoll.modify(fd, select.EPOLLHUP | select.EPOLLERR)
 
 
 @dataclass(slots=True)
@@ -343,9 +175,9 @@ class SocketObserver(Generic[_T]):
             kernel_aware = make_kernel_aware(sock)
         self._kernel_aware = kernel_aware
         self._owns_sender = sender is None
-        self._sender = sender if sender is not None else Sender(sock, self._loop)
-        if self._owns_sender:
-            self._sender.on_lost = self._lost
+        self._sender = (
+            sender if sender is not None else Sender(sock, self._loop, on_lost=self._lost)
+        )
         self._base_bytes = self._sender.bytes_sent
         self._base_sends = self._sender.sends
         self._base_full = self._sender.kernel_full
@@ -404,7 +236,7 @@ class SocketObserver(Generic[_T]):
             return
         self._subscription = subscription
         self._state = _State.ACTIVE
-        self._sender.on_ready = self._on_ready
+        self._sender.claim(self._on_ready)
         # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
@@ -489,35 +321,45 @@ class SocketObserver(Generic[_T]):
             self._cycle()
 
     def _cycle(self) -> None:
-        """Write what arrived; if the kernel has room, request what fits. One pass per loop turn."""
+        """Write what arrived; while the kernel has room, request what fits and write it.
+
+        At most :data:`ROUNDS_PER_TURN` rounds of request-and-write per loop turn: one
+        endless fast stream must not starve the other connections, yet a loop turn (a
+        poll, a handle, a context) costs as much Python as a round, so one round per turn
+        would spend a third of the fast path's interpreter time on the loop.
+        """
         self._cycle_handle = None
-        if self._state is _State.DONE or not self._write_arrived():
-            return
-        if self._state is _State.COMPLETING:
-            self._finish(None)
-            return
-        unsent = unsent_bytes(self._sock) if self._kernel_aware else None
-        if self._window.kernel_full(unsent):
-            self._sender.kernel_full += 1
-            self._sender.wait_writable()
-            return
-        want = self._window.items_to_request(unsent, self._requested - self._items_received)
-        if want <= 0:
-            return  # the items already asked for will fill the room
-        subscription = self._subscription
-        if subscription is None:
-            return
-        self._requested += want
-        self._in_request = True
-        try:
-            subscription.request(want)
-        finally:
-            self._in_request = False
-        arrived = bool(self._values or self._inbox) or self._state is not _State.ACTIVE
-        if self._write_arrived() and arrived:
-            # Yield to the loop between write cycles: one endless fast
-            # stream must not starve the other connections.
-            self._schedule_cycle()
+        rounds = 0
+        arrived = True
+        while True:
+            if self._state is _State.DONE or not self._write_arrived():
+                return
+            if self._state is _State.COMPLETING:
+                self._finish(None)
+                return
+            if not arrived:
+                return  # what was asked for comes later, through on_next and a new cycle
+            if rounds == ROUNDS_PER_TURN:
+                self._schedule_cycle()
+                return
+            unsent = unsent_bytes(self._sock) if self._kernel_aware else None
+            if self._window.kernel_full(unsent):
+                self._sender.wait_writable()
+                return
+            want = self._window.items_to_request(unsent, self._requested - self._items_received)
+            if want <= 0:
+                return  # the items already asked for will fill the room
+            subscription = self._subscription
+            if subscription is None:
+                return
+            self._requested += want
+            self._in_request = True
+            try:
+                subscription.request(want)
+            finally:
+                self._in_request = False
+            arrived = bool(self._values or self._inbox) or self._state is not _State.ACTIVE
+            rounds += 1
 
     def _write_arrived(self) -> bool:
         """Encode and send what arrived; True once the sender's queue is empty."""
@@ -588,8 +430,8 @@ class SocketObserver(Generic[_T]):
         sender = self._sender
         if self._owns_sender:
             sender.close()
-        elif sender.on_ready == self._on_ready:
-            sender.on_ready = _nothing
+        else:
+            sender.release(self._on_ready)
 
 
 def _nothing() -> None:

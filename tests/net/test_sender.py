@@ -11,7 +11,7 @@ import pytest
 
 from rxrand import ConnectionLost
 from rxrand.net import Sender
-from rxrand.net.sender import BUFFER_SIZES
+from rxrand.net.sender import BUFFER_SIZES, WriterBusyError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,7 +56,7 @@ def test_sender_keeps_order_across_partial_writes_and_calls_ready_once_empty() -
         with tcp_pair() as (server, client):
             sender = Sender(server)
             ready: list[int] = []
-            sender.on_ready = lambda: ready.append(sender.pending)
+            sender.claim(lambda: ready.append(sender.pending))
             lines = [b"%06d\r\n" % i for i in range(10_000)]
             for line in lines:
                 sender.write(line)
@@ -109,9 +109,8 @@ def test_sender_finish_line_drops_everything_at_a_line_boundary() -> None:
 def test_sender_reports_a_reset_once_and_writes_nothing_after() -> None:
     async def scenario() -> None:
         with tcp_pair() as (server, client):
-            sender = Sender(server)
             lost: list[ConnectionLost] = []
-            sender.on_lost = lost.append
+            sender = Sender(server, on_lost=lost.append)
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
             client.close()
             await asyncio.sleep(0.05)
@@ -131,7 +130,7 @@ def test_sender_reuses_one_buffer_for_partial_writes() -> None:
         with tcp_pair() as (server, client):
             sender = Sender(server)
             ready: list[bool] = []
-            sender.on_ready = lambda: ready.append(True)
+            sender.claim(lambda: ready.append(True))
             fill(sender, b"x" * 1000)
             buffer = sender._buffer
             assert buffer is not None
@@ -165,7 +164,7 @@ def test_sender_buffer_grows_one_size_at_a_time_and_keeps_every_byte_in_order() 
         with tcp_pair() as (server, client):
             sender = Sender(server)
             ready: list[bool] = []
-            sender.on_ready = lambda: ready.append(True)
+            sender.claim(lambda: ready.append(True))
             lines = fill(sender, b"a" * 999 + b"\n")
             expected = b"a" * 999 + b"\n"
             expected *= lines
@@ -190,6 +189,51 @@ def test_sender_buffer_grows_one_size_at_a_time_and_keeps_every_byte_in_order() 
             buffer = sender._buffer
             fill(sender, b"f" * 1000)
             assert sender._buffer is buffer  # it does not shrink: no allocation per cycle
+            sender.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_sender_writer_slot_refuses_a_second_claimant_until_released() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            sender = Sender(server)
+            first: list[str] = []
+            second: list[str] = []
+
+            def first_ready() -> None:
+                first.append("ready")
+
+            def second_ready() -> None:
+                second.append("ready")
+
+            sender.claim(first_ready)
+            sender.claim(first_ready)  # the holder again: no conflict
+            with pytest.raises(
+                WriterBusyError, match=r"^the sender's writer slot is held by .*first_ready"
+            ):
+                sender.claim(second_ready)
+            sender.release(second_ready)  # not the holder: nothing happens
+            with pytest.raises(WriterBusyError):
+                sender.claim(second_ready)
+            sender.release(first_ready)
+            sender.claim(second_ready)
+            sender.wait_writable()
+            await asyncio.sleep(0.05)
+            assert (first, second) == ([], ["ready"])
+            assert sender.kernel_full == 1  # a wait for room, counted by the sender itself
+            sender.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_sender_counters_are_read_only() -> None:
+    async def scenario() -> None:
+        with tcp_pair() as (server, _client):
+            sender = Sender(server)
+            for name in ("bytes_sent", "sends", "kernel_full", "max_held_bytes"):
+                with pytest.raises(AttributeError):
+                    setattr(sender, name, 1)
             sender.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

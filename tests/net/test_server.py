@@ -26,9 +26,9 @@ import rxrand.net.server
 from rxrand import random_integers
 from rxrand.cli.server import _parse_args
 from rxrand.net import KERNEL_BUDGET, PROMPT, WINDOW_BYTES
+from rxrand.net.hangup import HangupWatcher
 from rxrand.net.protocol import Phase
 from rxrand.net.server import Connection
-from rxrand.net.socket_observer import HangupWatcher
 
 from ..conftest import RunningServer, read_exactly, read_prompt, read_until_closed
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +14,8 @@ import pytest
 import reactivex.operators as ops
 from reactivex.subject import Subject
 
-import rxrand.net.socket_observer
 from rxrand import ConnectionLost, SocketObserver, controlled, random_integers
-from rxrand.net import KERNEL_BUDGET, WINDOW_BYTES, acked_bytes, unsent_bytes
+from rxrand.net import KERNEL_BUDGET, WINDOW_BYTES, unsent_bytes
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,8 +83,10 @@ def test_socket_observer_coalesces_items_into_few_sends() -> None:
                 await asyncio.sleep(0.01)
             server.shutdown(socket.SHUT_WR)
             await reader
-        # ~1.2 MB in windows of up to 64 KiB: a few dozen sends, not 200,000.
-        assert observer.stats.sends <= 200_000 // 1000
+        # ~1.2 MB in windows of up to 64 KiB (96 KiB once open): each send carries at least
+        # half a window, but for a few partial ones where the kernel pushed back.
+        stats = observer.stats
+        assert stats.sends <= stats.bytes_sent // (WINDOW_BYTES // 2) + 8  # ~43; 20 measured
 
     run(scenario)
 
@@ -290,32 +288,6 @@ def test_socket_observer_one_endless_stream_does_not_starve_another() -> None:
     run(scenario)
 
 
-def test_socket_import_rxrand_works_without_fcntl() -> None:
-    """Item 8: the Rx core is portable; only the kernel queries need POSIX, and degrade."""
-    code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name in ('fcntl', 'termios'):\n"
-        "            raise ImportError('no ' + name + ' here')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "sys.modules.pop('fcntl', None)\n"
-        "import rxrand, rxrand.server\n"
-        "import reactivex.operators as ops\n"
-        "assert 'fcntl' not in sys.modules\n"
-        "assert rxrand.random_integers(3, seed=1).pipe(ops.count()).run() == 3\n"
-        "import socket\n"
-        "a, b = socket.socketpair()\n"
-        "assert rxrand.net.unsent_bytes(a) is None\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "ok\n"
-
-
 def test_socket_observer_items_from_another_thread_reach_the_loop_once_per_burst() -> None:
     """Every item arrives, in order; not one ``call_soon_threadsafe`` per item."""
 
@@ -376,27 +348,6 @@ def test_socket_observer_any_range_takes_the_fused_path(low: int, high: int) -> 
         assert finished == [None]
 
     run(scenario)
-
-
-def test_socket_acked_bytes_counts_what_the_client_acknowledged_with_fallbacks(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The idle clock's progress: TCP_INFO, else SIOCOUTQ, else what the kernel accepted."""
-    with tcp_pair() as (server, _client):
-        server.setblocking(False)
-        written = 0
-        try:
-            while True:
-                written += server.send(b"x" * 65536)
-        except BlockingIOError:
-            pass
-        time.sleep(0.05)  # acknowledgements come back
-        exact = acked_bytes(server, written)
-        assert 0 < exact < written  # the client read nothing: part is still unacknowledged
-        monkeypatch.setattr(rxrand.net.socket_observer, "_TCP_INFO", None)
-        assert acked_bytes(server, written) == exact  # written - SIOCOUTQ
-        monkeypatch.setattr(rxrand.net.socket_observer, "fcntl", None)
-        assert acked_bytes(server, written) == written  # the portable approximation
 
 
 def test_socket_observer_without_an_encoder_takes_ints_only_for_the_type_checker(

@@ -92,6 +92,11 @@ class LineDecoder:
         """Bytes held for an unfinished line."""
         return len(self._buffer)
 
+    def tail(self) -> bytes:
+        """The unfinished line held (a copy); what follows the last line end received."""
+        end = self._buffer.rfind(b"\n")
+        return bytes(self._buffer[end + 1 :])
+
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the peer; ``b""`` means the peer closed its side."""
         if self._failed:

@@ -128,6 +128,12 @@ class _Complete:
 _COMPLETE: Final = _Complete()
 
 
+def _batch_terminal(batches: BatchSource[Any]) -> Exception | _Complete:
+    """How an exhausted batch source ended: its ``error`` (ReadyBatchSource), else completion."""
+    error = getattr(batches, "error", None)
+    return error if isinstance(error, Exception) else _COMPLETE
+
+
 def _raise(error: Exception) -> None:
     # Same default as reactivex: an error nobody listens for is not swallowed.
     raise error
@@ -527,6 +533,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if other.swallowed and other is not link and not link.descends_from(other):
                 other.swallowed = other.swallowed - arrived if other.swallowed > arrived else 0
 
+    def _batches_ready(self) -> None:
+        """A :class:`~rxrand.core.fusion.ReadyBatchSource` has items (or its end): run the drain."""
+        if self._inbox.claim():
+            self._drain()
+
     # -- upstream signals -----------------------------------------------------------
 
     def _upstream_next(self, value: _T) -> None:
@@ -620,7 +631,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 if inbox.cancelled:
                     break  # the drain stays owned for good: the stream is over
                 if batches is not None and batches.exhausted and self._terminal is None:
-                    self._terminal = _COMPLETE  # rule 1.5: no demand needed to complete
+                    # Rule 1.5: no demand needed to complete (or to fail).
+                    self._terminal = _batch_terminal(batches)
                 terminal = inbox.error or self._terminal
                 buffered = len(self._buffer)
                 bursting = self._burst_thread != 0
@@ -654,15 +666,19 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         batches = self._batches
         if batches is not None:
             taken = batches.take(min(demand, FUSED_BATCH))
+            got = len(taken)
             with self._inbox.lock:
-                self._pulled += len(taken)
-            if len(taken):
+                self._pulled += got
+            if got:
                 self._deliver(taken)
             if batches.exhausted:
                 with self._inbox.lock:
                     if self._terminal is None:
-                        self._terminal = _COMPLETE
-            return True
+                        self._terminal = _batch_terminal(batches)
+                return True
+            # Nothing yet from a source whose batches arrive on their own (a
+            # socket): it calls _batches_ready when they do; no spinning here.
+            return got > 0
         capacity = self._capacity
         with self._inbox.lock:
             if demand >= UNBOUNDED:
@@ -722,16 +738,27 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         return True
 
     def _deliver_or_buffer(self, items: list[_T]) -> None:
+        """Items a pull source emitted on the drain's own stack during a grant, past the budget.
+
+        They were emitted against credit, so they are within demand: the buffer
+        holds them as awaited items, never as excess (what ``_spill`` and
+        ``_burst_end`` tell it too). Offered as excess, a grant of more than
+        ``capacity`` + the direct budget overflowed a socket source whose demand
+        came from the event loop's own thread (issue 18, item 1).
+        """
         with self._inbox.lock:
+            awaited = self._awaited()
             if not len(self._buffer):
                 take = min(self._demand, len(items))
                 if take == len(items):
                     direct, rest = items, []
                 else:
                     direct, rest = items[:take], items[take:]
+                if self._demand < UNBOUNDED:
+                    awaited -= take  # delivered below, before anything else
             else:
                 direct, rest = [], items
-            overflow = self._buffer.offer_all(rest) if rest else None
+            overflow = self._buffer.offer_all(rest, awaited) if rest else None
             if overflow is not None and self._terminal is None:
                 self._terminal = overflow
         if overflow is not None:
@@ -855,7 +882,10 @@ class Controlled(Observable[_T]):
         # (~6 us a call, timed with timeit: once per subscription, so per connection).
         open_batches = getattr(self.source, "open_batches", None) if on_batch is not None else None
         if callable(open_batches):
-            subscription._batches = cast(Fusable[_T], self.source).open_batches()
+            batches = subscription._batches = cast(Fusable[_T], self.source).open_batches()
+            on_ready = getattr(batches, "on_ready", None)
+            if callable(on_ready):
+                on_ready(subscription._batches_ready)
         outer = demand_channel_of(scheduler)
         defer = False
         try:

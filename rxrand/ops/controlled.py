@@ -43,7 +43,11 @@ source after at most ``demand + capacity`` items, a selective ``filter``
 keeps its source going, and items that come late from a hop always fit the
 buffer (it holds what demand awaits plus ``capacity``). The price, in the
 README: a stage that swallows more than ``capacity`` items in a row with
-nothing getting through parks its source until demand grows.
+nothing getting through parks its source until demand grows, unless the
+source knows that it ends (a finite ``random_integers``, a sized iterable):
+then, once nothing is buffered nor in flight, it is given more a round of
+``capacity`` at a time, so that a reducer (``count``, ``reduce``,
+``to_list``, ``last``...) completes under ``request(1)`` (see ``_supply``).
 """
 
 from __future__ import annotations
@@ -199,6 +203,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_ignored",
         "_inbox",
         "_late",
+        "_lifted",
         "_on_batch",
         "_on_completed",
         "_on_error",
@@ -247,6 +252,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._outstanding = 0  # credit granted to pull sources, not yet emitted
         self._burst_link: CreditLink | None = None
         self._late = False
+        self._lifted = 0  # credit granted past the swallow cap (see _supply)
         self._pulled = 0
         self._ignored = 0
         # -- the burst slot: written by the thread that holds it --
@@ -518,7 +524,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         unbounded demand that is bounded too: at most one more capacity.
         """
         demand = self._demand
-        return demand if demand < UNBOUNDED else self._capacity
+        # Credit lifted past the swallow cap to a finite source may come back
+        # late through a hop: it was granted, so it has room (bounded by the
+        # source's length).
+        return (demand if demand < UNBOUNDED else self._capacity) + self._lifted
 
     def _write_off(self, link: CreditLink, arrived: int) -> None:
         """A burst delivered on the spot: what its producer swallowed before is gone.
@@ -693,6 +702,25 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # never(), a thread hop's queue) runs at most `capacity` items
             # ahead of what demand can take; the others keep going.
             plan = self._channel.plan(room, room + capacity)
+            if (
+                not plan
+                and not self._outstanding
+                and not self._buffer
+                and not self._late
+                and not self._burst_thread
+            ):
+                # Everything granted was swallowed, nothing waits here and
+                # nothing is in flight: a stage that needs its whole input before
+                # it emits (count, reduce, to_list, last...). Reactor's reduce
+                # requests unbounded upstream for this reason. A source that
+                # ends is given more, a round of `capacity` at a time, so that
+                # whatever passes fits the buffer; rxrand holds nothing it
+                # swallowed, and the stage holds at most the source's length. A
+                # source with no known end stays parked: a reducer of an endless
+                # stream never emits, and a zip with never() would queue forever.
+                plan = self._channel.plan(capacity, UNBOUNDED, finite_only=True)
+                for _, share in plan:
+                    self._lifted += share
             for link, share in plan:
                 link.credit += share
                 self._outstanding += share

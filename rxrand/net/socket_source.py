@@ -8,19 +8,20 @@ sender's kernel-aware writer (:class:`~rxrand.SocketObserver`) stops asking
 its source for more. Nothing here grows without bound: at most one ``recv``
 of :data:`RECV_BYTES` plus one unfinished line is held per connection.
 
-Lines are cut by the sans-I/O :class:`~rxrand.LineDecoder` (a length guard
+Lines are cut by the sans-I/O :class:`~rxrand.net.LineDecoder` (a length guard
 included); the socket is only read and never closed here: it belongs to the
 caller.
 
-**The bulk path** (the mirror of the server's fused path, see ``_fusion``):
-when the subscriber of ``socket_lines(sock).pipe(controlled())`` takes
-batches (``on_next_batch``), the source is :class:`~rxrand.Fusable`: the
+**The bulk path** (the mirror of the server's fused path, see
+:mod:`rxrand.core.fusion`): when the subscriber of
+``socket_lines(sock).pipe(controlled())`` takes batches (``on_next_batch``),
+the source is :class:`~rxrand.core.Fusable`: the
 request operator's drain takes :class:`LineBlock` batches from a
 :class:`_BlockReader`, each the whole lines of what ``recv`` brought, cut at
 the demand (``len(block)`` lines, never more than requested). No Python call
-per line: one ``recv`` of up to :data:`BULK_RECV_BYTES`, one ``rfind`` and one
-numpy count per batch (and a scan for the n-th line end when demand cuts one). The
-rest is the same: read only while demand is unmet, at most one ``recv`` plus
+per line: one ``recv_into`` of up to :data:`BULK_RECV_BYTES`, one ``rfind``
+and one numpy count per batch (and a scan for the n-th line end when demand
+cuts one). The rest is the same: read only while demand is unmet, at most one ``recv`` plus
 one unfinished line held, ``max_length`` guards the unfinished line.
 """
 

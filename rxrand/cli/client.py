@@ -25,6 +25,7 @@ from typing import IO, Any, Final, final
 
 import numpy as np
 
+from ..core.demand import refuse_none_error, refuse_none_subscription
 from ..net.errors import ConnectionLost
 from ..net.socket_source import LineBlock, LineTooLongError, UnterminatedLineError, socket_lines
 from ..net.wire import PROMPT
@@ -240,6 +241,10 @@ class _Consumer:
     # -- subscriber ------------------------------------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[bytes]) -> None:
+        refuse_none_subscription(subscription)
+        if self._subscription is not None or self._done.done():
+            subscription.cancel()  # rule 2.5: one subscription at a time
+            return
         self._subscription = subscription
         self._request(1)  # the prompt
         if self._timeout is not None:
@@ -281,6 +286,9 @@ class _Consumer:
             self._fail(ClientError(f"cannot write the output: {error}"))
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
+        # Rule 2.4: the subscription is over; rule 2.3: no call on it from in here.
+        self._subscription = None
         if isinstance(error, ConnectionLost):
             self._fail(ClientError(f"connection lost: {error}"))
         elif isinstance(error, LineTooLongError):
@@ -298,6 +306,7 @@ class _Consumer:
             self._fail(ClientError(f"{type(error).__name__}: {error}"))
 
     def on_completed(self) -> None:
+        self._subscription = None  # rules 2.3/2.4, as in on_error
         try:
             self._checker.closed()
         except ClientError as error:

@@ -88,11 +88,23 @@ class CreditOwner(Protocol):
 class CreditLink(abc.DisposableBase):
     """One producer's connection to a channel: its credit, its burst brackets, its detach."""
 
-    __slots__ = ("_bracketed", "_channel", "credit", "detached", "parent", "producer", "swallowed")
+    __slots__ = (
+        "_bracketed",
+        "_channel",
+        "credit",
+        "detached",
+        "finite",
+        "parent",
+        "producer",
+        "swallowed",
+    )
 
-    def __init__(self, channel: DemandChannel, producer: PullProducer) -> None:
+    def __init__(self, channel: DemandChannel, producer: PullProducer, finite: bool) -> None:
         self._channel = channel
         self.producer = producer
+        #: Whether the producer knows that it ends (a finite count, a sized
+        #: iterable): what a stage swallows of it is bounded by its length.
+        self.finite = finite
         #: Credit granted and not yet emitted (written under the owner's lock).
         self.credit = 0
         #: Items this producer emitted that vanished on the way and were not
@@ -159,13 +171,14 @@ class DemandChannel(PeriodicScheduler):
 
     # -- credit ------------------------------------------------------------------
 
-    def attach(self, producer: PullProducer) -> CreditLink:
+    def attach(self, producer: PullProducer, *, finite: bool = False) -> CreditLink:
         """Register a pull producer; its link brackets bursts and detaches it when disposed.
 
         No credit comes until the producer, having stored the link, calls
-        :meth:`CreditLink.start`.
+        :meth:`CreditLink.start`. A ``finite`` producer knows that it ends: a
+        stage that swallows all of it (a reducer) may be given all of it.
         """
-        link = CreditLink(self, producer)
+        link = CreditLink(self, producer, finite)
         self.links.append(link)
         return link
 
@@ -176,13 +189,16 @@ class DemandChannel(PeriodicScheduler):
             return
         self.owner._link_detached(link)
 
-    def plan(self, n: int, swallow_limit: int) -> list[tuple[CreditLink, int]]:
+    def plan(
+        self, n: int, swallow_limit: int, *, finite_only: bool = False
+    ) -> list[tuple[CreditLink, int]]:
         """Split ``n`` credit round-robin over the producers that may have some.
 
         A producer may have credit when it has none in flight, and when what
         it emitted that vanished on the way (``swallowed``) is under
         ``swallow_limit``; its share keeps it under. Never more than ``n`` in
-        all; an empty plan when no producer may have credit. The caller (the
+        all; an empty plan when no producer may have credit. With
+        ``finite_only``, only producers that know they end are considered. The caller (the
         owner, under its lock) adds each share to the link's credit, then
         calls :meth:`PullProducer.request` outside the lock.
         """
@@ -190,7 +206,10 @@ class DemandChannel(PeriodicScheduler):
         idle = [
             link
             for link in links
-            if link.credit == 0 and not link.detached and link.swallowed < swallow_limit
+            if link.credit == 0
+            and not link.detached
+            and link.swallowed < swallow_limit
+            and (link.finite or not finite_only)
         ]
         if not idle or n <= 0:
             return []

@@ -20,12 +20,22 @@ import operator
 import threading
 from typing import Final, final
 
-__all__ = ["UNBOUNDED", "DrainInbox", "add_demand", "as_count", "check_request", "positive_count"]
+__all__ = [
+    "UNBOUNDED",
+    "DrainInbox",
+    "add_demand",
+    "as_count",
+    "check_request",
+    "positive_count",
+    "refuse_none_error",
+    "refuse_none_subscription",
+]
 
-#: Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is
-#: "effectively unbounded". The counter saturates here and is never
-#: decremented once it gets here.
 UNBOUNDED: Final = 2**63 - 1
+"""Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is "effectively unbounded".
+
+The demand counter saturates here and is never decremented once it gets here.
+"""
 
 
 def as_count(value: object) -> int | None:
@@ -69,6 +79,28 @@ def check_request(n: object) -> ValueError | TypeError | None:
     if count <= 0:
         return ValueError(f"request(n) needs n > 0 (rule 3.9), got {count}")
     return None
+
+
+def refuse_none_subscription(subscription: object) -> None:
+    """Rule 2.13, adapted: a subscriber refuses ``on_subscribe(None)`` and changes nothing.
+
+    Raises:
+        TypeError: ``subscription`` is None.
+    """
+    if subscription is None:
+        raise TypeError("on_subscribe(None): a subscription is required (rule 2.13)")
+
+
+def refuse_none_error(error: object) -> None:
+    """Rule 2.13, adapted: ``on_error(None)`` is refused and changes nothing.
+
+    (``None`` as an *element* is an ordinary Python value: ``on_next(None)`` stays allowed.)
+
+    Raises:
+        TypeError: ``error`` is None.
+    """
+    if error is None:
+        raise TypeError("on_error(None): an exception is required (rule 2.13)")
 
 
 def add_demand(pending: int, n: int) -> int:

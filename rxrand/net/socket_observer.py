@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, final, overload
 
+from ..core.demand import refuse_none_error, refuse_none_subscription
 from ..ops.controlled import ControlledSubscription
 from .encode import Batch, BatchEncoder, batch_encoder
 from .errors import ConnectionLost
@@ -80,7 +81,8 @@ class SocketObserver(Generic[_T]):
         * Requests an initial window once subscribed (rule 2.1) and more only
           after the bytes it holds are in the kernel and the kernel has room
           again. Cancels a second subscription (rule 2.5). Its ``on_*``
-          methods return normally (rule 2.13).
+          methods return normally (rule 2.13), but for ``on_subscribe(None)``
+          and ``on_error(None)``: ``TypeError``, nothing else changed.
         * Lives on the event loop's thread; items (one by one through
           ``on_next``, or in batches through ``on_next_batch``) may arrive on
           any thread, and are handed to the loop once per burst.
@@ -231,6 +233,7 @@ class SocketObserver(Generic[_T]):
     # -- Reactive Streams subscriber -------------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         if self._subscription is not None or self._state is not _State.WAITING:
             subscription.cancel()  # rule 2.5: one subscription at a time
             return
@@ -240,8 +243,13 @@ class SocketObserver(Generic[_T]):
         # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
-        # returned and the whole chain is wired.
-        self._schedule_cycle()
+        # returned and the whole chain is wired. From another thread (a hop
+        # before the socket) the loop may be idle: call_soon would neither be
+        # safe nor wake it, and the first request would wait for an unrelated event.
+        if threading.get_ident() == self._loop_thread:
+            self._schedule_cycle()
+        else:
+            self._loop.call_soon_threadsafe(self._schedule_cycle)
 
     def on_next(self, value: _T) -> None:
         # The hot path of the per-item route: one append (safe from any
@@ -274,6 +282,7 @@ class SocketObserver(Generic[_T]):
             self._inbox.clear()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         if threading.get_ident() != self._loop_thread:
             self._loop.call_soon_threadsafe(self.on_error, error)
             return

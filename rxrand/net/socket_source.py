@@ -51,11 +51,13 @@ __all__ = [
     "socket_lines",
 ]
 
-#: Most bytes one ``recv`` takes: with at most one unfinished line, the bound on
-#: what a connection holds in user space.
 RECV_BYTES: Final = 64 * 1024
-#: Most bytes one ``recv`` takes on the bulk path (one Python cycle per this many bytes).
+"""Most bytes one ``recv`` takes.
+
+With at most one unfinished line, the bound on what a connection holds in user space.
+"""
 BULK_RECV_BYTES: Final = 256 * 1024
+"""Most bytes one ``recv`` takes on the bulk path (one Python cycle per this many bytes)."""
 
 
 class LineTooLongError(ValueError):

@@ -32,12 +32,13 @@ __all__ = [
     "KernelWindow",
 ]
 
-#: Most encoded bytes held in user space per connection (one request's worth).
 WINDOW_BYTES: Final = 64 * 1024
-#: TCP_NOTSENT_LOWAT: the socket reports writable below this many unsent bytes.
+"""Most encoded bytes held in user space per connection (one request's worth)."""
 NOTSENT_LOWAT: Final = 32 * 1024
-#: A request never brings the kernel's unsent bytes above this.
+"""TCP_NOTSENT_LOWAT: the socket reports writable below this many unsent bytes."""
 KERNEL_BUDGET: Final = NOTSENT_LOWAT + WINDOW_BYTES
+"""A request never brings the kernel's unsent bytes above this."""
+
 #: Assumed largest encoded item before any was seen (``b"10000\r\n"`` is 7).
 INITIAL_ITEM_SIZE: Final = 8
 #: Requests in a row that found nothing unsent before the window opens to 1.5 windows.

@@ -43,7 +43,11 @@ source after at most ``demand + capacity`` items, a selective ``filter``
 keeps its source going, and items that come late from a hop always fit the
 buffer (it holds what demand awaits plus ``capacity``). The price, in the
 README: a stage that swallows more than ``capacity`` items in a row with
-nothing getting through parks its source until demand grows.
+nothing getting through parks its source until demand grows, unless the
+source knows that it ends (a finite ``random_integers``, a sized iterable):
+then, once nothing is buffered nor in flight, it is given more a round of
+``capacity`` at a time, so that a reducer (``count``, ``reduce``,
+``to_list``, ``last``...) completes under ``request(1)`` (see ``_supply``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,14 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ..core.buffer import BoundedBuffer, BufferOverflowError, Overflow
 from ..core.channel import CreditLink, DemandChannel, demand_channel_of
-from ..core.demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
+from ..core.demand import (
+    UNBOUNDED,
+    DrainInbox,
+    add_demand,
+    positive_count,
+    refuse_none_error,
+    sub_demand,
+)
 from ..core.fusion import BatchSource, Fusable
 from ..sources.integers import EMIT_BURST
 
@@ -77,6 +88,7 @@ _T = TypeVar("_T")
 _T_in = TypeVar("_T_in", contravariant=True)
 
 DEFAULT_CAPACITY: Final = 1024
+"""Items that may wait for demand in ``controlled()``'s buffer, unless ``capacity=`` says."""
 #: Most items one fused batch carries (demand permitting).
 FUSED_BATCH: Final = 1 << 16
 #: Most credit granted to pull sources at once under bounded demand (at least the capacity).
@@ -191,6 +203,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_ignored",
         "_inbox",
         "_late",
+        "_lifted",
         "_on_batch",
         "_on_completed",
         "_on_error",
@@ -200,6 +213,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_pulled",
         "_terminal",
         "_upstream",
+        "_upstream_ended",
+        "_upstream_is_publisher",
     )
 
     def __init__(
@@ -225,6 +240,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._channel = DemandChannel(scheduler, self)
         # Exists before the upstream subscription runs (see the module doc).
         self._upstream = SingleAssignmentDisposable()
+        # Rules 2.3/2.4: a publisher upstream (one with its own subscribe) that
+        # ended needs no cancel, and must get none from inside its terminal signal.
+        self._upstream_is_publisher = False
+        self._upstream_ended = False
         self._outer_link: CreditLink | None = None
         self._batches: BatchSource[_T] | None = None
         self._connecting = False
@@ -233,6 +252,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._outstanding = 0  # credit granted to pull sources, not yet emitted
         self._burst_link: CreditLink | None = None
         self._late = False
+        self._lifted = 0  # credit granted past the swallow cap (see _supply)
         self._pulled = 0
         self._ignored = 0
         # -- the burst slot: written by the thread that holds it --
@@ -354,6 +374,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         if type(source).subscribe is not Observable.subscribe:
             # A source with its own subscribe (rxrand's): it emits nothing
             # inside subscribe, so the disposable can be stored on return.
+            self._upstream_is_publisher = True
             self._upstream.disposable = source.subscribe(inlet, scheduler=channel)
             return
         upstream = self._upstream
@@ -503,7 +524,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         unbounded demand that is bounded too: at most one more capacity.
         """
         demand = self._demand
-        return demand if demand < UNBOUNDED else self._capacity
+        # Credit lifted past the swallow cap to a finite source may come back
+        # late through a hop: it was granted, so it has room (bounded by the
+        # source's length).
+        return (demand if demand < UNBOUNDED else self._capacity) + self._lifted
 
     def _write_off(self, link: CreditLink, arrived: int) -> None:
         """A burst delivered on the spot: what its producer swallowed before is gone.
@@ -579,6 +603,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._drain()
 
     def _upstream_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         self._upstream_terminal(error)
 
     def _upstream_completed(self) -> None:
@@ -589,10 +614,13 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if self._inbox.cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
+            self._upstream_ended = True
             claimed = self._inbox._claim_locked()
-        # A finished upstream needs no subscription: let it go now, so that a
-        # `take` in the chain stops the source at once.
-        self._upstream.dispose()
+        if not self._upstream_is_publisher:
+            # A finished reactivex chain needs no subscription: let it go now
+            # (AutoDetachObserver's job), so that a `take` in the chain stops
+            # the source at once. A publisher ended on its own (rule 2.3).
+            self._upstream.dispose()
         if claimed:
             self._drain()
 
@@ -674,6 +702,25 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # never(), a thread hop's queue) runs at most `capacity` items
             # ahead of what demand can take; the others keep going.
             plan = self._channel.plan(room, room + capacity)
+            if (
+                not plan
+                and not self._outstanding
+                and not self._buffer
+                and not self._late
+                and not self._burst_thread
+            ):
+                # Everything granted was swallowed, nothing waits here and
+                # nothing is in flight: a stage that needs its whole input before
+                # it emits (count, reduce, to_list, last...). Reactor's reduce
+                # requests unbounded upstream for this reason. A source that
+                # ends is given more, a round of `capacity` at a time, so that
+                # whatever passes fits the buffer; rxrand holds nothing it
+                # swallowed, and the stage holds at most the source's length. A
+                # source with no known end stays parked: a reducer of an endless
+                # stream never emits, and a zip with never() would queue forever.
+                plan = self._channel.plan(capacity, UNBOUNDED, finite_only=True)
+                for _, share in plan:
+                    self._lifted += share
             for link, share in plan:
                 link.credit += share
                 self._outstanding += share
@@ -788,7 +835,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._inbox.cancelled = True
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
-        self._upstream.dispose()
+        if not (self._upstream_ended and self._upstream_is_publisher):
+            self._upstream.dispose()
         if isinstance(terminal, Exception):
             on_error(terminal)
         else:
@@ -880,6 +928,14 @@ class Controlled(Observable[_T]):
             else:
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.
+                behind = _subscriber_behind(on_error)
+                if behind is not None and on_error is not None:
+                    # It would never get on_subscribe (rule 1.9) and get all there is:
+                    # say so at once, through on_error (where reactivex puts an
+                    # exception from subscribe, and which reaches it through `merge`).
+                    subscription.cancel()
+                    on_error(TypeError(_operators_after_controlled(behind)))
+                    return subscription
                 subscription.request(UNBOUNDED)
                 defer = True
         except BaseException:
@@ -892,6 +948,81 @@ class Controlled(Observable[_T]):
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         return self.subscribe(observer, scheduler=scheduler)
+
+
+#: Where a plain observer keeps what it forwards errors to: reactivex's AutoDetachObserver
+#: (``_on_error``), its Observer (``_handler_on_error``), a ScheduledObserver (``observer``).
+_FORWARD_ATTRIBUTES: Final = ("_on_error", "_handler_on_error", "observer", "_observer")
+#: Most objects looked at while following a plain observer's error path.
+_SEARCH_LIMIT: Final = 64
+
+
+def _subscriber_behind(on_error: object) -> object | None:
+    """The Reactive Streams subscriber (it has ``on_subscribe``) that a plain observer feeds.
+
+    A subscriber subscribed through reactivex operators placed after ``controlled()`` reaches
+    it as a plain observer: no ``on_subscribe``, unbounded demand. Errors must reach the
+    subscriber, so it is found by following the error handler through reactivex's observers
+    and the closures its operators make (``ops.map``, ``ops.observe_on``, ``ops.buffer...``).
+    Once per subscription, on the unbounded path only.
+    """
+    todo: list[object] = [on_error]
+    seen: set[int] = set()
+    while todo and len(seen) < _SEARCH_LIMIT:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        owner = getattr(node, "__self__", None)
+        if owner is not None:
+            node = owner  # a bound method: look at its object
+        if callable(getattr(node, "on_subscribe", None)):
+            return node
+        for name in _FORWARD_ATTRIBUTES:
+            forward = getattr(node, name, None)
+            if forward is not None:
+                todo.append(forward)
+        for cell in getattr(node, "__closure__", None) or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(content) or callable(getattr(content, "on_error", None)):
+                todo.append(content)
+    return None
+
+
+def _operators_after_controlled(subscriber: object) -> str:
+    return (
+        f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has on_subscribe), "
+        "subscribed through reactivex operators placed after controlled(): they drop the "
+        "subscription and would feed it unbounded items; put the operators before "
+        "controlled(), e.g. source.pipe(ops.map(f), controlled()).subscribe(subscriber)"
+    )
+
+
+def refuse_subscriber_without_controlled(observer: abc.ObserverBase[Any], operator: str) -> bool:
+    """For rxrand's operators that keep demand only up to a ``controlled()`` after them.
+
+    Subscribed without one (no demand channel), they give unbounded demand, which suits a
+    plain observer; a Reactive Streams subscriber behind ``observer`` would get no
+    ``on_subscribe`` and every item. Then it is told, through ``on_error``, what to write.
+
+    Returns:
+        Whether the subscriber was refused (then nothing must be subscribed).
+    """
+    subscriber = _subscriber_behind(observer.on_error)
+    if subscriber is None:
+        return False
+    observer.on_error(
+        TypeError(
+            f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has "
+            f"on_subscribe), subscribed to {operator}() with no controlled() after it: nothing "
+            "gives it a subscription, and it would get unbounded items; end the chain with "
+            f"controlled(), e.g. source.pipe({operator}(...), controlled()).subscribe(subscriber)"
+        )
+    )
+    return True
 
 
 @final

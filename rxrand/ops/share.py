@@ -27,10 +27,10 @@ from reactivex.disposable import Disposable
 
 from ..core.buffer import Overflow
 from ..core.channel import CreditLink, demand_channel_of, emit_burst
-from ..core.demand import UNBOUNDED, add_demand
+from ..core.demand import UNBOUNDED, add_demand, refuse_none_error, refuse_none_subscription
 from ..core.fusion import as_items
 from ..sources.integers import EMIT_BURST
-from .controlled import Controlled, ControlledSubscription
+from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["share"]
 
@@ -120,7 +120,13 @@ class _Hub(Generic[_T]):
     # -- upstream: a bulk subscriber of controlled() ----------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
-        self.upstream = subscription
+        refuse_none_subscription(subscription)
+        with self.lock:
+            second = self.upstream is not None
+            if not second:
+                self.upstream = subscription
+        if second:
+            subscription.cancel()  # rule 2.5: one upstream subscription
 
     def on_next(self, value: _T) -> None:
         self.on_next_batch([value])
@@ -138,6 +144,7 @@ class _Hub(Generic[_T]):
         self.pump()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         for member in self._end():
             member.observer.on_error(error)
 
@@ -170,6 +177,10 @@ class _Shared(Observable[_T]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
+        if demand_channel_of(scheduler) is None and refuse_subscriber_without_controlled(
+            observer, "rxrand.share"
+        ):
+            return Disposable()
         with self._lock:
             hub = self._hub
             first = hub is None

@@ -1,130 +1,140 @@
-"""rxrand: random-integer streams with real Reactive Streams backpressure for reactivex."""
+"""rxrand: random-integer streams with real Reactive Streams backpressure for reactivex.
 
-# The one place the version is written: pyproject.toml reads it from here.
-__version__ = "0.1.0"
+This module exports what a user composes with; everything else lives in documented
+submodules, one per layer, each importing only from the layers below it:
 
-from ._async import (
-    DEFAULT_PREFETCH,
-    AsyncDemandIterator,
-    FromAsyncIterable,
-    from_async_iterable,
-    to_async_iterable,
-)
-from ._buffer import BufferOverflowError, Overflow
-from ._channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
-from ._controlled import (
-    Controlled,
+* :mod:`rxrand.core`: demand arithmetic, the drain inbox, the bounded buffer, the demand
+  channel, the bulk protocol (no I/O, no asyncio);
+* :mod:`rxrand.sources`: pull sources (random integers, iterables, the loop producer);
+* :mod:`rxrand.ops`: the request operator, thread hops, ``share``, asyncio bridges;
+* :mod:`rxrand.net`: the wire protocol, the kernel-aware writer, the socket source, the server;
+* :mod:`rxrand.cli`: the ``rxrand-server`` and ``rxrand-client`` programs;
+* :mod:`rxrand.testing`: demand marbles and a recording subscriber;
+* :mod:`rxrand.server` and :mod:`rxrand.client`: the server and the client as a library.
+"""
+
+from .core.buffer import BufferOverflowError, Overflow
+from .core.demand import UNBOUNDED
+from .net.errors import ConnectionLost
+from .net.socket_observer import SocketObserver
+from .net.socket_source import LineTooLongError, socket_lines
+from .ops.async_bridges import from_async_iterable, to_async_iterable
+from .ops.controlled import (
     ControlledSubscription,
     Subscriber,
     UpstreamIgnoredCancelError,
     controlled,
 )
-from ._demand import UNBOUNDED
-from ._encode import INT_LINES, BatchEncoder, IntLines, encode_int_array
-from ._errors import ConnectionLost
-from ._eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
-from ._fused import LineTable
-from ._fusion import BatchSource, BulkSubscriber, Fusable
-from ._hops import observe_on, subscribe_on
-from ._loop_producer import LoopProducer
-from ._protocol import ProtocolLimits, ServerProtocol
-from ._sender import Sender
-from ._share import share
-from ._socket import SocketObserver, WriterStats, acked_bytes, unsent_bytes
-from ._socket_source import RECV_BYTES, LineTooLongError, SocketLines, socket_lines
-from ._source import (
-    CHUNK_SIZE,
-    FromIterable,
-    IntegerBatches,
-    PullEmitter,
-    RandomIntegers,
-    from_iterable,
-    random_integers,
-)
-from ._supervisor import RestartBudget, Supervisor, usable_cores
-from ._window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
-from ._wire import (
-    MAX_LINE_LENGTH,
-    NEED_DATA,
-    PROMPT,
-    BadCount,
-    EndOfInput,
-    Line,
-    LineDecoder,
-    LineTooLong,
-    encode_int_line,
-    error_line,
-    parse_count,
-)
+from .ops.hops import observe_on, subscribe_on
+from .ops.share import share
+from .sources.integers import from_iterable, random_integers
+
+# The one place the version is written: pyproject.toml reads it from here.
+__version__ = "0.1.0"
+"""This rxrand's version, ``major.minor.patch``; the package metadata reads it from here."""
 
 __all__ = [
-    "CHUNK_SIZE",
-    "DEFAULT_PREFETCH",
-    "EVENT_LOOPS",
-    "INT_LINES",
-    "KERNEL_BUDGET",
-    "MAX_LINE_LENGTH",
-    "NEED_DATA",
-    "NOTSENT_LOWAT",
-    "PROMPT",
-    "RECV_BYTES",
     "UNBOUNDED",
-    "WINDOW_BYTES",
-    "AsyncDemandIterator",
-    "BadCount",
-    "BatchEncoder",
-    "BatchSource",
     "BufferOverflowError",
-    "BulkSubscriber",
     "ConnectionLost",
-    "Controlled",
     "ControlledSubscription",
-    "CreditLink",
-    "DemandChannel",
-    "EndOfInput",
-    "FromAsyncIterable",
-    "FromIterable",
-    "Fusable",
-    "IntLines",
-    "IntegerBatches",
-    "KernelWindow",
-    "Line",
-    "LineDecoder",
-    "LineTable",
-    "LineTooLong",
     "LineTooLongError",
-    "LoopProducer",
-    "LoopUnavailable",
     "Overflow",
-    "ProtocolLimits",
-    "PullEmitter",
-    "PullProducer",
-    "RandomIntegers",
-    "RestartBudget",
-    "Sender",
-    "ServerProtocol",
-    "SocketLines",
     "SocketObserver",
     "Subscriber",
-    "Supervisor",
     "UpstreamIgnoredCancelError",
-    "WriterStats",
-    "acked_bytes",
+    "__version__",
     "controlled",
-    "demand_channel_of",
-    "encode_int_array",
-    "encode_int_line",
-    "error_line",
-    "event_loop_factory",
     "from_async_iterable",
     "from_iterable",
     "observe_on",
-    "parse_count",
     "random_integers",
     "share",
     "socket_lines",
     "subscribe_on",
     "to_async_iterable",
-    "unsent_bytes",
-    "usable_cores",
 ]
+
+#: Names that ``rxrand`` exported before 0.2, and the module that holds each now. They still
+#: resolve, with a DeprecationWarning, for one release.
+_MOVED: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "BatchSource",
+            "BulkSubscriber",
+            "CreditLink",
+            "DemandChannel",
+            "Fusable",
+            "PullProducer",
+            "demand_channel_of",
+        ),
+        "rxrand.core",
+    ),
+    **dict.fromkeys(
+        (
+            "CHUNK_SIZE",
+            "FromIterable",
+            "IntegerBatches",
+            "LoopProducer",
+            "PullEmitter",
+            "RandomIntegers",
+        ),
+        "rxrand.sources",
+    ),
+    **dict.fromkeys(
+        ("DEFAULT_PREFETCH", "AsyncDemandIterator", "Controlled", "FromAsyncIterable"),
+        "rxrand.ops",
+    ),
+    **dict.fromkeys(
+        (
+            "EVENT_LOOPS",
+            "INT_LINES",
+            "KERNEL_BUDGET",
+            "MAX_LINE_LENGTH",
+            "NEED_DATA",
+            "NOTSENT_LOWAT",
+            "PROMPT",
+            "RECV_BYTES",
+            "WINDOW_BYTES",
+            "BadCount",
+            "BatchEncoder",
+            "EndOfInput",
+            "IntLines",
+            "KernelWindow",
+            "Line",
+            "LineDecoder",
+            "LineTable",
+            "LineTooLong",
+            "LoopUnavailable",
+            "ProtocolLimits",
+            "Sender",
+            "ServerProtocol",
+            "SocketLines",
+            "WriterStats",
+            "acked_bytes",
+            "encode_int_array",
+            "encode_int_line",
+            "error_line",
+            "event_loop_factory",
+            "parse_count",
+            "unsent_bytes",
+        ),
+        "rxrand.net",
+    ),
+    **dict.fromkeys(("RestartBudget", "Supervisor", "usable_cores"), "rxrand.cli.supervisor"),
+}
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+    import warnings
+
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rxrand' has no attribute {name!r}")
+    warnings.warn(
+        f"rxrand.{name} moved to {module}.{name}; the old name goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(module), name)

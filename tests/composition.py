@@ -11,8 +11,8 @@ D. ``request(1000)`` twice delivers exactly 2000 more (or all of a finite stream
 E. after ``cancel()`` generation stops within 0.5 s, and no thread keeps a core busy;
 F. memory bounded: the peak of Python allocations during the row stays under 16 MiB.
 
-``python -m tests.composition`` prints the matrix as the README's table; ``test_composition.py``
-asserts every cell.
+``python -m tests.composition`` prints the matrix as the table of docs/guide/composition.md;
+``tests/ops/test_composition.py`` asserts every cell.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from reactivex import Observable
 from reactivex.scheduler import NewThreadScheduler, ThreadPoolScheduler
 
 import rxrand
-from rxrand import CHUNK_SIZE, BufferOverflowError, controlled, random_integers
+from rxrand import BufferOverflowError, controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 Mode = Literal["pull", "push"]
@@ -44,10 +45,10 @@ POOL = ThreadPoolScheduler(2)
 class Sources:
     """The row's sources, and how much they generated."""
 
-    integers: list[rxrand.RandomIntegers] = field(default_factory=list)
+    integers: list[rxrand.sources.RandomIntegers] = field(default_factory=list)
     counted: list[list[int]] = field(default_factory=list)
 
-    def ints(self, count: int | None = None, seed: int = 1) -> rxrand.RandomIntegers:
+    def ints(self, count: int | None = None, seed: int = 1) -> rxrand.sources.RandomIntegers:
         source = random_integers(count, seed=seed)
         self.integers.append(source)
         return source

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from reactivex import Observable
 
-from rxrand import PROMPT
+from rxrand.net import PROMPT
 from rxrand.server import RandomIntegerServer, ServerConfig
 
 _R = TypeVar("_R")

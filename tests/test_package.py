@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
 import pathlib
 import re
@@ -18,53 +17,126 @@ import rxrand
 PACKAGE = pathlib.Path(rxrand.__file__).parent
 
 
+SUBMODULES = {"cli", "client", "core", "net", "ops", "server", "sources", "testing"}
+
+
 def test_package_all_lists_exactly_the_public_names() -> None:
-    public = {name for name in vars(rxrand) if not name.startswith("_")}
-    modules = {"client", "server", "testing"}
-    assert set(rxrand.__all__) == public - modules
+    public = {name for name in vars(rxrand) if not name.startswith("_")} | {"__version__"}
+    assert set(rxrand.__all__) == public - SUBMODULES
     assert sorted(rxrand.__all__) == sorted(set(rxrand.__all__))
+
+
+def test_package_exports_at_most_25_names() -> None:
+    assert len(rxrand.__all__) <= 25
+
+
+@pytest.mark.parametrize("name", sorted(rxrand._MOVED))
+def test_package_moved_name_still_resolves_with_a_deprecation_warning(name: str) -> None:
+    module = importlib.import_module(rxrand._MOVED[name])
+    with pytest.warns(DeprecationWarning, match=rf"^rxrand\.{name} moved to {module.__name__}\."):
+        value = getattr(rxrand, name)
+    assert value is getattr(module, name)
+    assert name in module.__all__
+
+
+def test_package_unknown_name_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match=r"^module 'rxrand' has no attribute 'Nothing'$"):
+        rxrand.Nothing  # noqa: B018
 
 
 def test_package_is_typed() -> None:
     assert (PACKAGE / "py.typed").exists()
 
 
-def test_package_private_modules_are_re_exported() -> None:
-    for module in PACKAGE.glob("_*.py"):
-        if module.name.startswith("__"):  # __init__, __main__
-            continue
-        assert f"from .{module.stem} import" in (PACKAGE / "__init__.py").read_text(), module.name
+def test_package_has_no_private_flat_modules() -> None:
+    flat = {path.name for path in PACKAGE.glob("_*.py")} - {"__init__.py", "__main__.py"}
+    assert not flat
 
 
-def imported_modules(path: pathlib.Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+def test_package_every_layer_documents_its_public_names() -> None:
+    for layer in ("core", "sources", "ops", "net"):
+        module = importlib.import_module(f"rxrand.{layer}")
+        assert module.__doc__, layer
+        for name in module.__all__:
+            assert getattr(module, name).__doc__ or name.isupper(), f"rxrand.{layer}.{name}"
 
 
-def test_package_sans_io_core_imports_no_asyncio_nor_sockets() -> None:
-    for core in ("_demand.py", "_wire.py"):
-        imports = imported_modules(PACKAGE / core)
-        assert not imports & {"asyncio", "socket", "selectors", "reactivex"}, (core, imports)
-
-
-def test_package_sans_io_core_loads_without_asyncio() -> None:
-    code = (
-        "import importlib.util, sys\n"
-        f"for name in ('_demand', '_wire'):\n"
-        f"    spec = importlib.util.spec_from_file_location(name, r'{PACKAGE}/' + name + '.py')\n"
-        "    module = importlib.util.module_from_spec(spec)\n"
-        "    sys.modules[name] = module\n"
-        "    spec.loader.exec_module(module)\n"
-        "assert 'asyncio' not in sys.modules, 'asyncio imported'\n"
-        "assert 'socket' not in sys.modules, 'socket imported'\n"
+def test_package_layer_contracts_hold() -> None:
+    """The layers of pyproject.toml's import-linter contracts (cli > net > ops > sources > core)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+        ],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_package_has_no_import_circle() -> None:
+    import grimp
+
+    graph = grimp.build_graph("rxrand")
+    circles = [
+        (module, imported)
+        for module in sorted(graph.modules)
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=imported, imported=module)
+    ]
+    assert circles == []
+
+
+SANS_IO = ("core.demand", "core.buffer", "core.fusion", "net.wire", "net.protocol", "net.window")
+
+
+def test_package_sans_io_modules_load_without_asyncio_nor_sockets() -> None:
+    # The package's __init__ (which loads reactivex, and reactivex loads asyncio) is bypassed
+    # so that each module is loaded with only what it imports itself.
+    code = (
+        "import sys, types\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('asyncio', 'socket', 'selectors', 'subprocess'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "for name in ('asyncio', 'socket', 'selectors', 'subprocess'):\n"
+        "    sys.modules.pop(name, None)\n"
+        "for name in ('', '.core', '.net'):\n"
+        "    package = types.ModuleType('rxrand' + name)\n"
+        f"    package.__path__ = [{str(PACKAGE)!r} + name.replace('.', '/')]\n"
+        "    sys.modules['rxrand' + name] = package\n"
+        "import importlib\n"
+        f"for name in {SANS_IO!r}:\n"
+        "    importlib.import_module('rxrand.' + name)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "ok\n", done.stderr
+
+
+def test_package_import_adds_neither_subprocess_nor_selectors_to_what_reactivex_loads() -> None:
+    # reactivex itself imports asyncio, and asyncio imports subprocess and selectors: what
+    # rxrand must not add is the worker pool (rxrand.cli) or anything else that starts processes.
+    code = (
+        "import sys, reactivex, reactivex.operators, numpy\n"
+        "before = set(sys.modules)\n"
+        "import rxrand\n"
+        "added = set(sys.modules) - before\n"
+        "print(sorted(name for name in added if not name.startswith('rxrand.') or "
+        "name.startswith('rxrand.cli')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    added = eval(done.stdout)  # a printed list of str
+    assert "subprocess" not in added
+    assert "selectors" not in added
+    assert not [name for name in added if name.startswith("rxrand.cli")]
 
 
 def test_package_version_is_the_installed_metadata_version() -> None:
@@ -137,7 +209,9 @@ def test_package_sdist_and_wheel_carry_license_tests_and_examples(
         "LICENSE",
         "CHANGELOG.md",
         "README.md",
-        "setup.py",
+        "mkdocs.yml",
+        "docs/index.md",
+        "docs/assets/bench.png",
         ".ci/run",
         "tests/__init__.py",
         "tests/conftest.py",

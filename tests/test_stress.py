@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from rxrand import PROMPT
+from rxrand.net import PROMPT
 
 from .conftest import RunningServer
 

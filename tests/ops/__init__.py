@@ -1,0 +1,1 @@
+"""Tests of rxrand.ops, one module per module."""

@@ -18,7 +18,8 @@ import reactivex
 import reactivex.operators as ops
 
 import rxrand
-from rxrand import CHUNK_SIZE, controlled, random_integers
+from rxrand import controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 pytestmark = pytest.mark.timeout(30)

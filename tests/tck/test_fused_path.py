@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rxrand import CHUNK_SIZE, ControlledSubscription, controlled, random_integers
+from rxrand import ControlledSubscription, controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
 
 SEED = 7
 

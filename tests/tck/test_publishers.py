@@ -30,7 +30,8 @@ from reactivex.scheduler import EventLoopScheduler, ThreadPoolScheduler
 from reactivex.subject import Subject
 
 import rxrand
-from rxrand import Controlled, Overflow, controlled, random_integers
+from rxrand import Overflow, controlled, random_integers
+from rxrand.ops import Controlled
 
 from ..composition import concat_map
 from .verification import PublisherVerification

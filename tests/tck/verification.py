@@ -38,7 +38,8 @@ from typing import Any, Final, Generic, Literal, NamedTuple, TypeVar, final
 
 import pytest
 
-from rxrand import UNBOUNDED, Controlled, ControlledSubscription
+from rxrand import UNBOUNDED, ControlledSubscription
+from rxrand.ops import Controlled
 
 __all__ = [
     "STACK_TEST_ELEMENTS",

@@ -1,0 +1,1 @@
+"""Tests of rxrand.cli, one module per module."""

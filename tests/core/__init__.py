@@ -1,0 +1,1 @@
+"""Tests of rxrand.core, one module per module."""

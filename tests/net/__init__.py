@@ -1,0 +1,1 @@
+"""Tests of rxrand.net, one module per module."""

@@ -1,0 +1,1 @@
+"""Tests of rxrand.sources, one module per module."""

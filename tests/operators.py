@@ -358,8 +358,10 @@ class _Attr:
 
 
 _CLOCK_LIST = (
-    "stalls (unfixed): lists made on a clock come late, and the ledger writes off one source "
-    "item per late arrival, so the parked source trickles; use buffer_with_count"
+    "(unfixed) the source is paced as if each list were one item: the first list holds "
+    "capacity items, then demand for n lists draws about n items in all and most lists come "
+    "empty (the ledger cannot tell a list made of many items from one late item); "
+    "use buffer_with_count"
 )
 _CLOCK_DROP = (
     "stalls (unfixed): drops on a clock what a pull source gives at once; once parked at "

@@ -718,7 +718,9 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 # whatever passes fits the buffer; rxrand holds nothing it
                 # swallowed, and the stage holds at most the source's length. A
                 # source with no known end stays parked: a reducer of an endless
-                # stream never emits, and a zip with never() would queue forever.
+                # stream never emits, and a zip with never() would queue forever. (A
+                # repeat() of a finite source is endless one finite source at a time: it
+                # runs until cancelled, as Reactor's count of an endless Flux does.)
                 plan = self._channel.plan(capacity, UNBOUNDED, finite_only=True)
                 for _, share in plan:
                     self._lifted += share

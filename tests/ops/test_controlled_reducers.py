@@ -8,6 +8,7 @@ source at 1,025 integers and never delivered the count.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -128,3 +129,21 @@ def test_controlled_finite_source_through_a_hop_keeps_late_items_within_bounds()
         assert not probe.errors
         assert len(probe.values) <= 3005
         probe.cancel()
+
+
+def test_controlled_reducer_of_a_repeated_finite_source_runs_until_cancelled() -> None:
+    # Each repetition is a finite source, so the stage is given more, round after round: as
+    # with Reactor's count of an endless Flux, request(1) runs on until a cancel reaches it.
+    source = random_integers(100, seed=1)
+    probe = RecordingSubscriber[Any]()
+    source.pipe(ops.repeat(), ops.count(), controlled()).subscribe(probe)
+    worker = threading.Thread(target=lambda: probe.request(1), daemon=True)
+    worker.start()
+    worker.join(0.2)
+    probe.cancel()
+    worker.join(2.0)
+    assert not worker.is_alive()
+    generated = source.generated
+    time.sleep(0.05)
+    assert source.generated == generated
+    assert probe.values == []

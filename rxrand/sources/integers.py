@@ -658,6 +658,12 @@ def from_iterable(iterable: Iterable[_T]) -> FromIterable[_T]:
     empty sized iterable completes without demand; an empty generator
     completes at the first request, since only running it can tell.
 
+    A sized iterable (a list, a range) is known to end: a stage that swallows
+    its whole input (``count``, ``to_list``, ``last``...) is given all of it,
+    and completes under ``request(1)``. A generator's end is unknown: such a
+    stage parks it at demand + capacity, as for an endless source (wrap a
+    generator of known length in a sized object, or request more).
+
     ::
 
         from_iterable(count()):   under request(2) ... request(1):  (0,1)---2

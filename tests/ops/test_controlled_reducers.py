@@ -147,3 +147,19 @@ def test_controlled_reducer_of_a_repeated_finite_source_runs_until_cancelled() -
     time.sleep(0.05)
     assert source.generated == generated
     assert probe.values == []
+
+
+def test_controlled_reducer_of_a_generator_parks_it_as_an_endless_source() -> None:
+    # A generator's end is unknown: parked at demand + capacity, as documented.
+    read = [0]
+
+    def numbers() -> Any:
+        for value in range(10**5):
+            read[0] += 1
+            yield value
+
+    probe = RecordingSubscriber[Any]()
+    rxrand.from_iterable(numbers()).pipe(ops.count(), controlled()).subscribe(probe)
+    probe.request(1)
+    assert probe.values == []
+    assert read[0] <= 1 + 1024 + 1

@@ -88,6 +88,28 @@ class CreditOwner(Protocol):
 
 
 @final
+class _NoOwner:
+    """The owner of a closed channel: late news goes nowhere."""
+
+    __slots__ = ()
+
+    def _link_attached(self, link: CreditLink) -> None:
+        return None
+
+    def _burst_begin(self, link: CreditLink) -> bool:
+        return False
+
+    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+        return None
+
+    def _link_detached(self, link: CreditLink) -> None:
+        return None
+
+
+_NO_OWNER: Final = _NoOwner()
+
+
+@final
 class CreditLink(abc.DisposableBase):
     """One producer's connection to a channel: its credit, its burst brackets, its detach."""
 
@@ -150,7 +172,7 @@ class CreditLink(abc.DisposableBase):
         """Detach: the producer is done (completed, failed or disposed); its credit returns."""
         if not self.detached:
             self.detached = True
-            self._channel._detach(self)
+            self._channel.detach(self)
 
 
 @final
@@ -188,12 +210,22 @@ class DemandChannel(PeriodicScheduler):
         self.links.append(link)
         return link
 
-    def _detach(self, link: CreditLink) -> None:
+    def detach(self, link: CreditLink) -> None:
+        """Forget ``link`` (its producer is done), and tell the owner."""
         try:
             self.links.remove(link)
         except ValueError:
             return
         self.owner._link_detached(link)
+
+    def close(self) -> None:
+        """The owner is gone (its subscription ended): late news from producers goes nowhere.
+
+        Breaks the owner <-> channel cycle at once rather than at the next full garbage
+        collection, so that a producer still holding its link keeps nothing alive.
+        """
+        self.owner = _NO_OWNER
+        self.links = []
 
     def plan(
         self, n: int, swallow_limit: int, *, finite_only: bool = False

@@ -146,7 +146,7 @@ class DrainInbox:
                     self.error = error
             else:
                 self.requested = add_demand(self.requested, operator.index(n))
-            return self._claim_locked()
+            return self.claim_locked()
 
     def cancel(self) -> bool | None:
         """Record a cancel. ``None`` if it was already cancelled (rule 3.7), else claim()."""
@@ -154,19 +154,25 @@ class DrainInbox:
             if self.cancelled:
                 return None
             self.cancelled = True
-            return self._claim_locked()
+            return self.claim_locked()
 
     def claim(self) -> bool:
         """Ask for the drain; True if the caller now owns it, else the owner will look again."""
         with self.lock:
-            return self._claim_locked()
+            return self.claim_locked()
 
-    def _claim_locked(self) -> bool:
+    def claim_locked(self) -> bool:
+        """:meth:`claim`, for a caller that holds the lock already."""
         if self._busy:
             self._missed = True
             return False
         self._busy = True
         return True
+
+    def close_locked(self) -> None:
+        """The stream is over (a terminal signal goes out): nothing more is recorded, as
+        after a cancel (rules 1.6, 1.7). The caller holds the lock."""
+        self.cancelled = True
 
     def take_requested(self) -> int:
         """The demand added since the last call (caller holds the lock)."""

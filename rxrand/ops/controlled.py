@@ -148,28 +148,6 @@ def _ignore(*_: object) -> None:
 
 
 @final
-class _NoOwner:
-    """The owner of a released subscription's channel: late news goes nowhere."""
-
-    __slots__ = ()
-
-    def _link_attached(self, link: CreditLink) -> None:
-        return None
-
-    def _burst_begin(self, link: CreditLink) -> bool:
-        return False
-
-    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
-        return None
-
-    def _link_detached(self, link: CreditLink) -> None:
-        return None
-
-
-_NO_OWNER: Final = _NoOwner()
-
-
-@final
 class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     """One subscriber's link to a controlled publisher: ``request(n)`` and ``cancel()``.
 
@@ -225,6 +203,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         on_batch: Callable[[Sequence[_T]], None] | None,
         buffer: BoundedBuffer[_T],
         scheduler: abc.SchedulerBase | None,
+        batches: BatchSource[_T] | None = None,
     ) -> None:
         self._on_next = on_next
         self._on_error = on_error
@@ -245,7 +224,12 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._upstream_is_publisher = False
         self._upstream_ended = False
         self._outer_link: CreditLink | None = None
-        self._batches: BatchSource[_T] | None = None
+        # The fused path: batches straight from a Fusable source, for a bulk subscriber.
+        self._batches = batches
+        if batches is not None:
+            on_ready = getattr(batches, "on_ready", None)
+            if callable(on_ready):  # a ReadyBatchSource wakes the drain, not polled
+                on_ready(self._batches_ready)
         self._connecting = False
         # -- shared, under the inbox lock --
         self._terminal: Exception | _Complete | None = None
@@ -335,6 +319,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     # -- wiring (by Controlled.subscribe) ----------------------------------------
 
+    def _nest_in(self, outer: DemandChannel) -> None:
+        """A controlled() inside another one's chain: the outer credit becomes our demand."""
+        link = self._outer_link = outer.attach(_Forward(self))
+        link.start()
+
     def _start(self, source: Observable[_T], defer: bool) -> None:
         """on_subscribe has returned: let the drain run (rule 1.9), then connect upstream."""
         if defer:
@@ -412,9 +401,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._batches.close()
         # Break the subscription <-> channel cycle now rather than at the next full
         # garbage collection: a producer still holding its link talks to nobody.
-        channel = self._channel
-        channel.owner = _NO_OWNER
-        channel.links = []
+        self._channel.close()
 
     # -- the credit ledger (called through the channel) ---------------------------
 
@@ -434,7 +421,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 parent.spawns = True
                 if parent.swallowed:
                     parent.swallowed -= 1
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if claimed:
             self._drain()
 
@@ -442,7 +429,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         with self._inbox.lock:
             self._outstanding -= link.credit
             link.credit = 0
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if claimed:
             self._drain()
 
@@ -503,7 +490,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # A burst on another thread (a hop): hand the items to the drain.
             if items and not self._inbox.cancelled and self._terminal is None:
                 overflow = self._offer_locked(items)
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if overflow is not None:
             self._upstream.dispose()
         if claimed:
@@ -597,7 +584,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                     link.swallowed -= 1
                     self._late = True
             overflow = self._offer_locked((value,))
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if overflow is not None:
             self._upstream.dispose()
         if claimed:
@@ -616,7 +603,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 return
             self._terminal = terminal
             self._upstream_ended = True
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if not self._upstream_is_publisher:
             # A finished reactivex chain needs no subscription: let it go now
             # (AutoDetachObserver's job), so that a `take` in the chain stops
@@ -835,7 +822,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     def _finish(self, terminal: Exception | _Complete) -> None:
         """Deliver the one terminal signal (rules 1.6/1.7), then let go of everything."""
         with self._inbox.lock:
-            self._inbox.cancelled = True
+            self._inbox.close_locked()
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
         if not (self._upstream_ended and self._upstream_is_publisher):
@@ -901,6 +888,10 @@ class Controlled(Observable[_T]):
                 observer.on_error,
                 observer.on_completed,
             )
+        # isinstance(self.source, Fusable), without the runtime Protocol machinery
+        # (~6 us a call, timed with timeit: once per subscription, so per connection).
+        open_batches = getattr(self.source, "open_batches", None) if on_batch is not None else None
+        batches = cast(Fusable[_T], self.source).open_batches() if callable(open_batches) else None
         subscription: ControlledSubscription[_T] = ControlledSubscription(
             cast(Callable[[_T], None], on_next or _ignore),
             on_error or _raise,
@@ -908,15 +899,8 @@ class Controlled(Observable[_T]):
             on_batch,
             BoundedBuffer(self.capacity, self.overflow, self.on_drop),
             scheduler,
+            batches,
         )
-        # isinstance(self.source, Fusable), without the runtime Protocol machinery
-        # (~6 us a call, timed with timeit: once per subscription, so per connection).
-        open_batches = getattr(self.source, "open_batches", None) if on_batch is not None else None
-        if callable(open_batches):
-            batches = subscription._batches = cast(Fusable[_T], self.source).open_batches()
-            on_ready = getattr(batches, "on_ready", None)
-            if callable(on_ready):
-                on_ready(subscription._batches_ready)
         outer = demand_channel_of(scheduler)
         defer = False
         try:
@@ -926,8 +910,7 @@ class Controlled(Observable[_T]):
                 # A controlled() inside another one's chain: the outer credit
                 # becomes our demand, and our deliveries are bursts of the
                 # outer channel, so demand keeps flowing back to the source.
-                link = subscription._outer_link = outer.attach(_Forward(subscription))
-                link.start()
+                subscription._nest_in(outer)
             else:
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.

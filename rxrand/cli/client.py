@@ -42,6 +42,8 @@ DEFAULT_TIMEOUT: Final = 30.0
 TICK: Final = 0.05
 HIGHEST: Final = 10_000
 _MAX_DIGITS: Final = 5
+#: Blocks shorter than this are checked line by line.
+_SMALL: Final = 16
 _LF: Final = 0x0A
 _CR: Final = 0x0D
 _ZERO: Final = 0x30
@@ -56,12 +58,13 @@ class ClientError(Exception):
 class IntegerStreamChecker:
     """The client's side of the protocol, sans I/O: the prompt, then COUNT integers, then EOF."""
 
-    __slots__ = ("count", "prompted", "received")
+    __slots__ = ("_scratch", "count", "prompted", "received")
 
     def __init__(self, count: int) -> None:
         self.count = count
         self.prompted = False
         self.received = 0
+        self._scratch = np.empty(0, np.bool_)
 
     def prompt(self, line: bytes) -> None:
         """The first line: it must be the server's question."""
@@ -102,53 +105,63 @@ class IntegerStreamChecker:
             ClientError: as :meth:`values` does.
         """
         if not count or self.received + count > self.count or data[-1:] != b"\n":
-            return self._slowly(data)
+            return self._slowly(data, parse)
         raw = np.frombuffer(data, np.uint8)
-        other = (raw - _ZERO) > 9  # not a digit
-        lf = raw == _LF
+        size = len(raw)
+        if size < _SMALL:
+            return self._slowly(data, parse)  # the masks' shifted views need a few bytes
+        if len(self._scratch) < 4 * size:
+            # Reused masks: fresh 256 KiB temporaries per block made the allocator map and
+            # unmap memory, costing more system time than the checks took.
+            self._scratch = np.empty(4 * max(size, 1 << 18), np.bool_)
+        scratch = self._scratch
+        other, lf, spare, work = (scratch[k * size : (k + 1) * size] for k in range(4))
+        np.subtract(raw, _ZERO, out=work.view(np.uint8))
+        np.greater(work.view(np.uint8), 9, out=other)  # not a digit
+        np.equal(raw, _LF, out=lf)
         if int(np.count_nonzero(lf)) != count:
-            return self._slowly(data)
+            return self._slowly(data, parse)
         # Only digits and line ends, all "\n" or all "\r\n" (mixed ones go the slow way).
         others = int(np.count_nonzero(other))
         if others == count:
-            ends = lf  # the line ends are the only other bytes
             carriage = False
         elif others == 2 * count:
-            ends = raw == _CR
-            if int(np.count_nonzero(ends[:-1] & lf[1:])) != count:
-                return self._slowly(data)
+            ends = np.equal(raw, _CR, out=spare)
+            paired = np.logical_and(ends[:-1], lf[1:], out=work[: size - 1])
+            if int(np.count_nonzero(paired)) != count:
+                return self._slowly(data, parse)
             carriage = True
         else:
-            return self._slowly(data)
+            return self._slowly(data, parse)
         # No empty line: none at the start, no line end right after a "\n".
-        if other[0] or np.any(lf[:-1] & other[1:]):
-            return self._slowly(data)
+        if other[0] or np.any(np.logical_and(lf[:-1], other[1:], out=work[: size - 1])):
+            return self._slowly(data, parse)
         # At most 5 digits, and 10000 at most: 5 digits in a row are rare (10000 is one
         # line in 10,001), each checked by hand.
-        window = other[:-1] | other[1:]
-        window = window[:-1] | other[2:]
-        window = window[:-2] | window[2:]  # False where 5 digits start
-        for start in _rare(window, False):
+        pair = np.logical_or(other[:-1], other[1:], out=work[: size - 1])
+        triple = np.logical_or(pair[:-1], other[2:], out=spare[: size - 2])
+        window = np.logical_or(triple[:-2], triple[2:], out=work[: size - 4])
+        for start in _rare(window, False):  # where 5 digits start
             if data[start : start + _MAX_DIGITS + 1].rstrip(b"\r\n") != b"10000":
-                return self._slowly(data)
+                return self._slowly(data, parse)
         # No leading zero (the output is canonical): a "0" starting a line, then a digit.
-        zero = raw[1:-1] == _ZERO
-        zero &= lf[:-2]
         if raw[0] == _ZERO and not other[1]:
-            return self._slowly(data)
+            return self._slowly(data, parse)
+        zero = np.equal(raw[1:-1], _ZERO, out=spare[: size - 2])
+        np.logical_and(zero, lf[:-2], out=zero)
         for index in _rare(zero, True):
             if not other[index + 2]:
-                return self._slowly(data)
+                return self._slowly(data, parse)
         self.received += count
         values: list[int] = []
         if parse:
             values = [int(line) for line in data.split()]
         return (data.translate(None, b"\r") if carriage else data), values
 
-    def _slowly(self, data: bytes) -> tuple[bytes, list[int]]:
+    def _slowly(self, data: bytes, parse: bool) -> tuple[bytes, list[int]]:
         lines = [line[:-1] if line.endswith(b"\r") else line for line in data.split(b"\n")[:-1]]
         values = self.values(lines)
-        return b"".join([b"%d\n" % value for value in values]), values
+        return b"".join([b"%d\n" % value for value in values]), values if parse else []
 
     def closed(self) -> None:
         """The server closed: fine only after exactly COUNT integers."""

@@ -33,7 +33,7 @@ from ..core.demand import refuse_none_error, refuse_none_subscription
 from ..ops.controlled import ControlledSubscription
 from .encode import Batch, BatchEncoder, batch_encoder
 from .errors import ConnectionLost
-from .kernel import make_kernel_aware, unsent_bytes
+from .kernel import make_kernel_aware, set_notsent_lowat, unsent_bytes
 from .sender import Sender
 from .window import KERNEL_BUDGET, WINDOW_BYTES, KernelWindow
 from .wire import encode_int_line
@@ -114,6 +114,7 @@ class SocketObserver(Generic[_T]):
         "_kernel_aware",
         "_loop",
         "_loop_thread",
+        "_lowat",
         "_on_finished",
         "_owns_sender",
         "_pending_items",
@@ -169,6 +170,8 @@ class SocketObserver(Generic[_T]):
         kernel_aware: bool | None = None,
     ) -> None:
         self._window = KernelWindow(window_bytes, kernel_budget)
+        #: The TCP_NOTSENT_LOWAT set on the socket (configure_stream_socket's, at first).
+        self._lowat = self._window.lowat
         self._sock = sock
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
@@ -355,9 +358,16 @@ class SocketObserver(Generic[_T]):
             if self._window.kernel_full(unsent):
                 self._sender.wait_writable()
                 return
-            want = self._window.items_to_request(unsent, self._requested - self._items_received)
+            window = self._window
+            want = window.items_to_request(unsent, self._requested - self._items_received)
+            if window.lowat != self._lowat:
+                # The window opened, widened or closed: the kernel's mark follows it.
+                self._lowat = window.lowat
+                set_notsent_lowat(self._sock, self._lowat)
             if want <= 0:
-                return  # the items already asked for will fill the room
+                if window.kernel_full(unsent):
+                    self._sender.wait_writable()  # a wide window closed: wait for the mark
+                return  # else the items already asked for will fill the room
             subscription = self._subscription
             if subscription is None:
                 return

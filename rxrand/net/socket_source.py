@@ -8,19 +8,20 @@ sender's kernel-aware writer (:class:`~rxrand.SocketObserver`) stops asking
 its source for more. Nothing here grows without bound: at most one ``recv``
 of :data:`RECV_BYTES` plus one unfinished line is held per connection.
 
-Lines are cut by the sans-I/O :class:`~rxrand.LineDecoder` (a length guard
+Lines are cut by the sans-I/O :class:`~rxrand.net.LineDecoder` (a length guard
 included); the socket is only read and never closed here: it belongs to the
 caller.
 
-**The bulk path** (the mirror of the server's fused path, see ``_fusion``):
-when the subscriber of ``socket_lines(sock).pipe(controlled())`` takes
-batches (``on_next_batch``), the source is :class:`~rxrand.Fusable`: the
+**The bulk path** (the mirror of the server's fused path, see
+:mod:`rxrand.core.fusion`): when the subscriber of
+``socket_lines(sock).pipe(controlled())`` takes batches (``on_next_batch``),
+the source is :class:`~rxrand.core.Fusable`: the
 request operator's drain takes :class:`LineBlock` batches from a
 :class:`_BlockReader`, each the whole lines of what ``recv`` brought, cut at
 the demand (``len(block)`` lines, never more than requested). No Python call
-per line: one ``recv`` of up to :data:`BULK_RECV_BYTES`, one ``rfind`` and one
-numpy count per batch (and a scan for the n-th line end when demand cuts one). The
-rest is the same: read only while demand is unmet, at most one ``recv`` plus
+per line: one ``recv_into`` of up to :data:`BULK_RECV_BYTES`, one ``rfind``
+and one numpy count per batch (and a scan for the n-th line end when demand
+cuts one). The rest is the same: read only while demand is unmet, at most one ``recv`` plus
 one unfinished line held, ``max_length`` guards the unfinished line.
 """
 
@@ -273,30 +274,39 @@ class _BlockReader:
     """The bulk path's batch source (a :class:`~rxrand.core.fusion.ReadyBatchSource` of lines).
 
     One owner per piece of state: ``take`` (the drain, any thread) and
-    ``_on_readable`` (the loop) meet only under ``_lock``, where the held
-    bytes, the unmet demand and the end are kept; only the loop adds or
-    removes the socket's reader. The socket is read while demand is unmet and
-    no whole line is held, so at most one ``recv`` plus one unfinished line
-    is held, and with no demand TCP's window closes.
+    ``_on_readable`` (the loop) meet only under ``_lock``, where the whole
+    lines held, the unfinished line, the unmet demand and the end are kept;
+    only the loop adds or removes the socket's reader and fills the receive
+    buffer. The socket is read while demand is unmet and no whole line is
+    held, so at most one ``recv`` plus one unfinished line is held, and with
+    no demand TCP's window closes.
+
+    No allocation per batch beyond the batch itself: ``recv_into`` one
+    reused buffer (after the unfinished line), one ``bytes`` of its whole
+    lines, counted into a reused mask. (Fresh 256 KiB buffers per ``recv``
+    made the allocator map and unmap memory: a third of the client's CPU.)
     """
 
     __slots__ = (
+        "_buffer",
         "_closed",
         "_cut",
         "_eof",
         "_error",
         "_fd",
-        "_held",
+        "_lines",
         "_lock",
         "_loop",
+        "_mask",
         "_max_length",
         "_pos",
         "_reading",
         "_sock",
+        "_tail",
         "_unterminated",
+        "_view",
         "_wake",
         "_wanted",
-        "_whole",
     )
 
     def __init__(
@@ -313,16 +323,20 @@ class _BlockReader:
         self._max_length = max_length
         self._unterminated = unterminated
         self._lock = threading.Lock()
-        self._held = b""  # bytes received and not yet taken, from _pos
+        self._lines = b""  # whole lines received and not yet taken, from _pos
         self._pos = 0
-        self._whole = 0  # end of the last whole line held (<= _pos: none)
+        self._tail = b""  # the unfinished line
         self._wanted = 0  # demand the last take could not meet
         self._eof = False
         self._cut: Exception | None = None  # the end found at a line too long
         self._error = error
         self._closed = error is not None
-        self._reading = False  # the loop's alone
+        self._reading = False  # the loop's alone, as are _buffer and _view
         self._wake: Callable[[], None] | None = None
+        # Made on the first recv: the unfinished line (at most max_length + 1) + one recv.
+        self._buffer = bytearray()
+        self._view = memoryview(self._buffer)
+        self._mask = np.empty(0, np.bool_)  # under _lock: the line ends of a take
 
     # -- ReadyBatchSource (the drain, any thread) ------------------------------------------
 
@@ -342,22 +356,30 @@ class _BlockReader:
         with self._lock:
             if self._closed or n <= 0:
                 return _NO_LINES
-            held, start, end = self._held, self._pos, self._whole
+            lines, start = self._lines, self._pos
             block: LineBlock | None = None
-            if end > start:
+            if len(lines) > start:
+                size = len(lines) - start
+                if len(self._mask) < size:
+                    self._mask = np.empty(max(size, BULK_RECV_BYTES), np.bool_)
                 # numpy, not bytes.count: ~15 us against ~270 us for 256 KiB, measured.
-                line_ends = np.frombuffer(held, np.uint8, end - start, start) == _LF
-                count = int(np.count_nonzero(line_ends))
+                ends = np.equal(
+                    np.frombuffer(lines, np.uint8, size, start), _LF, out=self._mask[:size]
+                )
+                count = int(np.count_nonzero(ends))
+                end = len(lines)
                 if count > n:
                     # Demand cuts the batch: find the n-th line end.
-                    end = start + int(np.flatnonzero(line_ends)[n - 1]) + 1
+                    end = start + int(np.flatnonzero(ends)[n - 1]) + 1
                     count = n
-                block = LineBlock(held[start:end], count)
+                block = LineBlock(
+                    lines if start == 0 and end == len(lines) else lines[start:end], count
+                )
                 self._pos = end
-            elif self._eof and len(held) > start:
+            elif self._eof and self._tail and self._cut is None:
                 # The unterminated last line, accepted (unterminated=True).
-                block = LineBlock(held[start:] + b"\n", 1)
-                self._pos = len(held)
+                block = LineBlock(self._tail + b"\n", 1)
+                self._tail = b""
             self._wanted = n - (len(block) if block is not None else 0)
             self._settle_locked()
         if self._loop is not None:
@@ -367,8 +389,8 @@ class _BlockReader:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._held = b""
-            self._pos = self._whole = 0
+            self._lines = self._tail = b""
+            self._pos = 0
         if self._loop is not None:
             _call_in_loop(self._loop, self._sync_reading)
 
@@ -376,23 +398,22 @@ class _BlockReader:
 
     def _settle_locked(self) -> None:
         """At the end of input, once no whole line is left: complete, or fail on a cut line."""
-        if not self._eof or self._closed or self._whole > self._pos:
+        if not self._eof or self._closed or len(self._lines) > self._pos:
             return
-        tail = len(self._held) - self._pos
         if self._cut is not None:
             self._error = self._cut
-        elif tail and self._unterminated:
+        elif self._tail and self._unterminated:
             return  # a line for the next take
-        elif tail:
-            self._error = UnterminatedLineError(self._held[self._pos :])
+        elif self._tail:
+            self._error = UnterminatedLineError(self._tail)
         self._closed = True
-        self._held = b""
-        self._pos = self._whole = 0
+        self._lines = self._tail = b""
+        self._pos = 0
 
     def _sync_reading(self) -> None:
         with self._lock:
             wanted = self._wanted > 0 and not self._closed and not self._eof
-            wanted = wanted and self._whole <= self._pos
+            wanted = wanted and len(self._lines) <= self._pos
         loop = self._loop
         assert loop is not None
         if wanted and not self._reading:
@@ -404,8 +425,16 @@ class _BlockReader:
 
     def _on_readable(self) -> None:
         assert self._sock is not None
+        with self._lock:
+            tail = self._tail
+        kept = len(tail)
+        if not self._buffer:
+            self._buffer = bytearray(self._max_length + 2 + BULK_RECV_BYTES)
+            self._view = memoryview(self._buffer)
+        buffer, view = self._buffer, self._view
+        buffer[:kept] = tail
         try:
-            data = self._sock.recv(BULK_RECV_BYTES)
+            received = self._sock.recv_into(view[kept : kept + BULK_RECV_BYTES])
         except OSError as error:
             lost = translate_os_error(error)
             if lost is None:
@@ -413,22 +442,29 @@ class _BlockReader:
             with self._lock:
                 if not self._closed:
                     self._closed, self._error = True, lost
-                    self._held = b""
+                    self._lines = self._tail = b""
         else:
+            end = kept + received
+            whole = buffer.rfind(b"\n", 0, end) + 1 if received else 0
             with self._lock:
                 if self._closed:
                     return
-                if not data:
+                if not received:
                     self._eof = True
                 else:
-                    held = self._held
-                    held = held[self._pos :] + data if self._pos < len(held) else data
-                    self._held, self._pos = held, 0
-                    self._whole = held.rfind(b"\n") + 1
-                    if len(held) - self._whole > self._max_length + 1:
+                    if whole:
+                        lines = view[:whole].tobytes()
+                        if len(self._lines) > self._pos:  # lines still held: keep them first
+                            lines = self._lines[self._pos :] + lines
+                        self._lines, self._pos = lines, 0
+                        tail = view[whole:end].tobytes()
+                    else:
+                        tail = tail + view[kept:end].tobytes()
+                    self._tail = tail
+                    if len(tail) > self._max_length + 1:
                         # Longer than the limit already (one byte more for a "\r"): the
                         # whole lines before it are still taken, then the stream fails.
-                        self._held = held[: self._whole]
+                        self._tail = b""
                         self._eof, self._cut = True, LineTooLongError(self._max_length)
                 self._settle_locked()
         # The drain first: on this thread it takes the lines at once, and the reader

@@ -90,7 +90,7 @@ _T_in = TypeVar("_T_in", contravariant=True)
 DEFAULT_CAPACITY: Final = 1024
 """Items that may wait for demand in ``controlled()``'s buffer, unless ``capacity=`` says."""
 #: Most items one fused batch carries (demand permitting).
-FUSED_BATCH: Final = 1 << 16
+FUSED_BATCH: Final = 1 << 14
 #: Most credit granted to pull sources at once under bounded demand (at least the capacity).
 GRANT: Final = 4096
 #: Calls from an upstream that keeps emitting after it was disposed, before it

@@ -17,7 +17,8 @@ import reactivex.operators as ops
 from reactivex.scheduler import ThreadPoolScheduler
 
 import rxrand
-from rxrand import CHUNK_SIZE, controlled, random_integers
+from rxrand import controlled, random_integers
+from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 pytestmark = pytest.mark.timeout(30)

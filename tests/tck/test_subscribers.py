@@ -242,7 +242,9 @@ class _ClientConsumerSetup:
             done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             # Whatever way the stream ends, nobody awaits it here.
             done.add_done_callback(lambda future: future.exception())
-            return _Consumer(self.sock, IntegerStreamChecker(1000), self.written.append, None, done)
+            return _Consumer(
+                self.sock, IntegerStreamChecker(1000), self.written.append, None, None, None, done
+            )
 
         return self.loop_thread.submit(make()).result(TIMEOUT)
 

@@ -16,6 +16,7 @@ one of two ways:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sized
 from operator import length_hint as _length_hint
@@ -321,8 +322,13 @@ class _Tally:
 _NO_INTEGERS: Final[np.ndarray[Any, np.dtype[np.int64]]] = np.empty(0, dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=64)
 def _narrowest(low: int, high: int) -> type[np.signedinteger[Any]]:
-    """The smallest signed integer type that holds [low, high] and the width high - low."""
+    """The smallest signed integer type that holds [low, high] and the width high - low.
+
+    Cached: it is asked once per subscription (per connection, on the server), and
+    two ``np.iinfo`` cost about 3.5 us (timeit).
+    """
     for kind in (np.int16, np.int32):
         info = np.iinfo(kind)
         if info.min <= low and high <= info.max and high - low <= info.max:

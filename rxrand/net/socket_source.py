@@ -61,7 +61,11 @@ BULK_RECV_BYTES: Final = 256 * 1024
 
 
 class LineTooLongError(ValueError):
-    """The peer sent a line longer than the limit: the stream ends with this error."""
+    """The peer sent a line longer than the limit: the stream ends with this error.
+
+    What :func:`~rxrand.socket_lines` signals through ``on_error`` when its decoder returns
+    the :class:`~rxrand.net.wire.LineTooLong` event.
+    """
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the peer sent a line longer than {limit} bytes")

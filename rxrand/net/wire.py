@@ -57,7 +57,11 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class LineTooLong:
-    """The peer sent more than ``limit`` bytes without a line end. The decoder stops here."""
+    """Decoder event: the peer sent more than ``limit`` bytes without a line end.
+
+    The decoder stops here. An event that the sans-I/O decoder returns, not an exception:
+    the socket source turns it into :class:`~rxrand.LineTooLongError`, which ends a stream.
+    """
 
     limit: int
 

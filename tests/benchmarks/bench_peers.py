@@ -314,7 +314,18 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="*", help="run only these competitors (names)")
     parser.add_argument("--label", default="", help="added to the JSON file name")
+    parser.add_argument("--show", type=Path, help="print the table of a saved JSON run; no run")
     args = parser.parse_args()
+    if args.show:
+        run = json.loads(args.show.read_text())
+        # Runs saved before the per-round ratio was kept: it follows from the rates.
+        theirs = next((r["rates"] for r in run["rows"] if r["name"] == "reactivex"), None)
+        for row in run["rows"]:
+            if theirs is not None and "vs_reactivex_per_round" not in row:
+                pairs = zip(row["rates"], theirs, strict=True)
+                row["vs_reactivex_per_round"] = [mine / ref for mine, ref in pairs]
+        print(render(run))
+        return
     count = 10**5 if args.quick else args.count
     rounds = args.rounds or (3 if args.quick else 5)
 
@@ -345,11 +356,17 @@ def main() -> None:
     load_end = os.getloadavg()
 
     reference = statistics.median(rates["reactivex"]) if "reactivex" in rates else None
-    python = f"{platform.python_implementation()} {platform.python_version()}"
     rows = []
     for competitor in running:
         series = rates[competitor.name]
         rate = statistics.median(series)
+        # The ratio within each round (the same round's reactivex run), less sensitive
+        # to a machine whose load changes between rounds than the ratio of medians.
+        per_round = (
+            [mine / theirs for mine, theirs in zip(series, rates["reactivex"], strict=True)]
+            if reference
+            else []
+        )
         rows.append(
             {
                 "name": competitor.name,
@@ -358,57 +375,64 @@ def main() -> None:
                 "items_per_s_median": rate,
                 "ns_per_item": 1e9 / rate,
                 "vs_reactivex": rate / reference if reference else None,
+                "vs_reactivex_per_round": per_round,
                 "min": min(series),
                 "max": max(series),
                 "rates": series,
             }
         )
-
-    print(
-        f"{python}, reactivex {version_of('reactivex')}, rxrand {rxrand.__version__}: "
-        f"{count:,} integers through map and filter to a consumer that asks {BATCH} at a time; "
-        f"{rounds} interleaved rounds, medians; load average {load_start[0]:.2f} at start, "
-        f"{load_end[0]:.2f} at end ({os.cpu_count()} cores); {wall:.0f} s\n"
-    )
-    print(
-        "| competitor | items | items/s (median) | ns per item | vs reactivex | min-max items/s |"
-    )
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        ratio = _ratio(row["vs_reactivex"])
-        name = row["name"] + (f" {row['version']}" if row["version"] else "")
-        print(
-            f"| {name} | {row['items']:,} | {_rate(row['items_per_s_median'])} "
-            f"| {row['ns_per_item']:,.0f} | {ratio} "
-            f"| {_rate(row['min'])}-{_rate(row['max'])} |"
-        )
-    for name, why in skipped.items():
-        print(f"| {name} | not importable here: {why} | | | | |")
-
+    run = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "reactivex": version_of("reactivex"),
+        "rxrand": rxrand.__version__,
+        "count": count,
+        "rounds": rounds,
+        "batch": BATCH,
+        "load_average_start_end": [load_start, load_end],
+        "cores": os.cpu_count(),
+        "wall_s": wall,
+        "rows": rows,
+        "skipped": skipped,
+    }
+    print(render(run))
     RESULTS.mkdir(exist_ok=True)
     tag = f"{sys.version_info[0]}.{sys.version_info[1]}" + (f"-{args.label}" if args.label else "")
     out = RESULTS / f"peers-py{tag}{'-quick' if args.quick else ''}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "python": python,
-                "reactivex": version_of("reactivex"),
-                "rxrand": rxrand.__version__,
-                "count": count,
-                "rounds": rounds,
-                "batch": BATCH,
-                "load_average_start_end": [load_start, load_end],
-                "cores": os.cpu_count(),
-                "wall_s": wall,
-                "rows": rows,
-                "skipped": skipped,
-            },
-            indent=1,
-        )
-        + "\n"
-    )
+    out.write_text(json.dumps(run, indent=1) + "\n")
     print(f"\n(JSON: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out})")
+
+
+def render(run: dict[str, Any]) -> str:
+    """A run (as saved in JSON) as a heading line and a Markdown table."""
+    start, end = run["load_average_start_end"]
+    lines = [
+        f"{run['python']}, reactivex {run['reactivex']}: {run['count']:,} integers through "
+        f"map and filter to a consumer that asks {run['batch']} at a time; {run['rounds']} "
+        f"interleaved rounds, medians; load average {start[0]:.2f} at start, {end[0]:.2f} at "
+        f"end ({run['cores']} cores); {run['wall_s']:.0f} s; {run['date']}",
+        "",
+        "| competitor | items | items/s (median) | ns per item | vs reactivex "
+        "| per-round ratio, median [min-max] | min-max items/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in run["rows"]:
+        name = row["name"] + (f" {row['version']}" if row["version"] else "")
+        per_round = row.get("vs_reactivex_per_round") or []
+        spread = (
+            f"{_ratio(statistics.median(per_round))} "
+            f"[{_ratio(min(per_round))}-{_ratio(max(per_round))}]"
+            if per_round
+            else "-"
+        )
+        lines.append(
+            f"| {name} | {row['items']:,} | {_rate(row['items_per_s_median'])} "
+            f"| {row['ns_per_item']:,.0f} | {_ratio(row['vs_reactivex'])} | {spread} "
+            f"| {_rate(row['min'])}-{_rate(row['max'])} |"
+        )
+    for name, why in run["skipped"].items():
+        lines.append(f"| {name} | not importable here: {why} | | | | | |")
+    return "\n".join(lines)
 
 
 def _ratio(ratio: float | None) -> str:

@@ -13,9 +13,6 @@ submodules, one per layer, each importing only from the layers below it:
 * :mod:`rxrand.server` and :mod:`rxrand.client`: the server and the client as a library.
 """
 
-# The one place the version is written: pyproject.toml reads it from here.
-__version__ = "0.1.0"
-
 from .core.buffer import BufferOverflowError, Overflow
 from .core.demand import UNBOUNDED
 from .net.errors import ConnectionLost
@@ -31,6 +28,10 @@ from .ops.controlled import (
 from .ops.hops import observe_on, subscribe_on
 from .ops.share import share
 from .sources.integers import from_iterable, random_integers
+
+# The one place the version is written: pyproject.toml reads it from here.
+__version__ = "0.1.0"
+"""This rxrand's version, ``major.minor.patch``; the package metadata reads it from here."""
 
 __all__ = [
     "UNBOUNDED",

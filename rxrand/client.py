@@ -4,6 +4,6 @@
 lives in :mod:`rxrand.cli.client`.
 """
 
-from .cli.client import ClientError, IntegerStreamChecker, fetch, main
+from .cli.client import ClientError, IntegerStreamChecker, OutputClosed, fetch, main
 
-__all__ = ["ClientError", "IntegerStreamChecker", "fetch", "main"]
+__all__ = ["ClientError", "IntegerStreamChecker", "OutputClosed", "fetch", "main"]

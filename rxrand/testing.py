@@ -27,6 +27,7 @@ from reactivex.observable.marbles import parse
 from reactivex.testing import TestScheduler
 from typing_extensions import TypeVar
 
+from .core.demand import refuse_none_error, refuse_none_subscription
 from .ops.controlled import (
     DEFAULT_CAPACITY,
     Controlled,
@@ -188,6 +189,10 @@ class RecordingSubscriber(Generic[_T]):
 
     # subscriber side
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
+        if self.subscription is not None:
+            subscription.cancel()  # rule 2.5: keep the first subscription, refuse the second
+            return
         self.signals.append("subscribe")
         self.subscription = subscription
         if self._initial:
@@ -202,6 +207,7 @@ class RecordingSubscriber(Generic[_T]):
             self._on_value(self, value)
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         self._record.errors.append(error)
         self.signals.append("error")
 

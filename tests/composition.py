@@ -11,8 +11,8 @@ D. ``request(1000)`` twice delivers exactly 2000 more (or all of a finite stream
 E. after ``cancel()`` generation stops within 0.5 s, and no thread keeps a core busy;
 F. memory bounded: the peak of Python allocations during the row stays under 16 MiB.
 
-``python -m tests.composition`` prints the matrix as the README's table; ``test_composition.py``
-asserts every cell.
+``python -m tests.composition`` prints the matrix as the table of docs/guide/composition.md;
+``tests/ops/test_composition.py`` asserts every cell.
 """
 
 from __future__ import annotations

@@ -65,9 +65,10 @@ def test_property_push_source_never_overdelivers_and_stops_after_terminal(
     subject.pipe(controlled(capacity=capacity)).subscribe(probe)
     requested = 0
     pushed = 0
-    stopped = False  # cancelled, completed upstream, or failed
+    # Once cancelled (rule 3.12) or terminated (rules 1.6, 1.7), no signal may follow, at
+    # any later step: the count of signals is frozen from then on.
+    frozen: int | None = None
     for action, n in actions:
-        signals_before = len(probe.signals)
         if action == "request":
             probe.request(n)
             requested += n
@@ -76,12 +77,15 @@ def test_property_push_source_never_overdelivers_and_stops_after_terminal(
                 subject.on_next(pushed)
                 pushed += 1
         elif action == "cancel":
+            if frozen is None:
+                frozen = len(probe.signals)
             probe.cancel()
-            stopped = True
         else:
             subject.on_completed()
-        if stopped and action == "cancel":
-            assert len(probe.signals) == signals_before
+        if frozen is not None:
+            assert len(probe.signals) == frozen, (action, probe.signals[frozen:])
+        elif probe.terminated:
+            frozen = len(probe.signals)
         assert len(probe.values) <= requested
         # Order preserved, nothing invented: a prefix of what was pushed.
         assert probe.values == list(range(len(probe.values)))

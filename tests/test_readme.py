@@ -1,4 +1,5 @@
-"""The README's Python examples: each runs on its own and prints what it says it prints.
+"""The Python examples of the README and of the documentation site (docs/): each runs on its
+own and prints what it says it prints.
 
 The convention, doctest-style: a line ``# prints: TEXT`` in a block stands for one line of
 standard output, in order, at that point of the example. A block's output must be exactly
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+PAGES = [README, *sorted(DOCS.rglob("*.md"))]
 PRINTS = re.compile(r"^\s*# prints: ?(.*)$", re.MULTILINE)
 
 
@@ -29,12 +33,30 @@ def expected_output(block: str) -> str:
     return "".join(line + "\n" for line in PRINTS.findall(block))
 
 
-BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
-IDS = [f"line{line}" for line, _ in BLOCKS]
+def page_name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+# (where, block): where is "README.md line 40" or "docs/guide/share.md line 17".
+BLOCKS = [
+    (f"{page_name(page)} line {line}", block)
+    for page in PAGES
+    for line, block in python_blocks(page.read_text(encoding="utf-8"))
+]
+IDS = [where.replace(" line ", ":") for where, _ in BLOCKS]
 
 
 def test_readme_has_python_examples() -> None:
-    assert len(BLOCKS) >= 8
+    assert sum(where.startswith("README.md ") for where, _ in BLOCKS) >= 2
+    assert sum(where.startswith("docs/") for where, _ in BLOCKS) >= 15
+
+
+def test_readme_python_blocks_are_all_found() -> None:
+    # A block the pattern misses (an indented fence, ```py, ``` python) would go untested.
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        fences = re.findall(r"^\s*```\s*(py|python|python3|pycon)\b", text, re.MULTILINE)
+        assert len(fences) == len(python_blocks(text)), page_name(page)
 
 
 def test_readme_expected_output_convention() -> None:
@@ -42,31 +64,32 @@ def test_readme_expected_output_convention() -> None:
     assert expected_output(block) == "1\ntwo words\n\n"
 
 
-@pytest.mark.parametrize(("line", "block"), BLOCKS, ids=IDS)
-def test_readme_example_checks_something(line: int, block: str) -> None:
+@pytest.mark.parametrize(("where", "block"), BLOCKS, ids=IDS)
+def test_readme_example_checks_something(where: str, block: str) -> None:
     assert PRINTS.search(block) or re.search(r"^\s*assert ", block, re.MULTILINE), (
-        f"README line {line}: the example neither asserts nor shows what it prints"
+        f"{where}: the example neither asserts nor shows what it prints"
     )
 
 
-@pytest.mark.parametrize(("line", "block"), BLOCKS, ids=IDS)
+@pytest.mark.parametrize(("where", "block"), BLOCKS, ids=IDS)
 def test_readme_example_prints_what_it_says(
-    line: int, block: str, capsys: pytest.CaptureFixture[str]
+    where: str, block: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Each block on its own, in a fresh namespace: its imports must be inside it.
     namespace: dict[str, object] = {"__name__": "__readme__"}
-    exec(compile(block, f"README.md line {line}", "exec"), namespace)
+    exec(compile(block, where, "exec"), namespace)
     assert capsys.readouterr().out == expected_output(block)
 
 
 def test_readme_examples_pass_mypy_strict(tmp_path: Path) -> None:
     api = pytest.importorskip("mypy.api", reason="mypy is in the [lint] extra")
+    # One mypy run for every block: each is a module of its own, named after where it is.
     files = []
-    for line, block in BLOCKS:
-        path = tmp_path / f"readme_line_{line}.py"
+    for where, block in BLOCKS:
+        path = tmp_path / (re.sub(r"\W+", "_", where) + ".py")
         path.write_text(block, encoding="utf-8")
         files.append(str(path))
-    cache = Path(__file__).resolve().parent.parent / ".mypy_cache"
+    cache = ROOT / ".mypy_cache"
     stdout, stderr, status = api.run(
         ["--strict", "--no-error-summary", "--cache-dir", str(cache), *files]
     )

@@ -10,13 +10,15 @@ checks it). Sources, operators and the network layer build on these pieces:
 * :mod:`rxrand.core.channel`: the :class:`~rxrand.core.channel.DemandChannel` through which a
   request operator grants credit to pull producers upstream of reactivex's operators;
 * :mod:`rxrand.core.fusion`: the bulk protocol (:class:`~rxrand.core.fusion.Fusable`,
-  :class:`~rxrand.core.fusion.BulkSubscriber`) of the fused path.
+  :class:`~rxrand.core.fusion.BulkSubscriber`, and
+  :class:`~rxrand.core.fusion.ReadyBatchSource` for batches that arrive on their own) of the
+  fused path.
 """
 
 from .buffer import BoundedBuffer, BufferOverflowError, Overflow
 from .channel import CreditLink, DemandChannel, PullProducer, demand_channel_of, emit_burst
 from .demand import UNBOUNDED, DrainInbox, add_demand, check_request, positive_count
-from .fusion import BatchSource, BulkSubscriber, Fusable
+from .fusion import BatchSource, BulkSubscriber, Fusable, ReadyBatchSource
 
 __all__ = [
     "UNBOUNDED",
@@ -30,6 +32,7 @@ __all__ = [
     "Fusable",
     "Overflow",
     "PullProducer",
+    "ReadyBatchSource",
     "add_demand",
     "check_request",
     "demand_channel_of",

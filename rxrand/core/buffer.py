@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar, final
+from typing import Final, Generic, TypeVar, final
 
 __all__ = ["BoundedBuffer", "BufferOverflowError", "Overflow"]
 
@@ -42,13 +42,22 @@ class Overflow(enum.Enum):
     KEEP_LATEST = "keep_latest"
 
 
+#: What :class:`BufferOverflowError` tells the user to do: the README's fix first.
+PUSH_SOURCE_ADVICE: Final = (
+    "it pushes whatever the demand (reactivex.range, reactivex.from_iterable, a Subject): "
+    "generate on demand with a pull source such as rxrand.from_iterable(...) "
+    "or rxrand.random_integers(...) instead, or request more, "
+    "or pass controlled(capacity=...) or another Overflow"
+)
+
+
 class BufferOverflowError(RuntimeError):
     """A push source emitted more than the buffer holds while there was no demand."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, advice: str | None = None) -> None:
         super().__init__(
             f"buffer overflow: the source pushed more than capacity={capacity} items "
-            "beyond demand (request more, raise the capacity, or pick another Overflow)"
+            f"beyond demand; {PUSH_SOURCE_ADVICE if advice is None else advice}"
         )
         self.capacity = capacity
 

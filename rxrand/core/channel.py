@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, final
+from typing import Any, Final, Protocol, TypeVar, final
 
 from reactivex import abc, typing
 from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
@@ -57,6 +57,9 @@ __all__ = [
 ]
 
 _TState = TypeVar("_TState")
+
+#: Most credit granted at once to a producer whose items become producers.
+SPAWN_GRANT: Final = 16
 
 
 class PullProducer(Protocol):
@@ -85,14 +88,49 @@ class CreditOwner(Protocol):
 
 
 @final
+class _NoOwner:
+    """The owner of a closed channel: late news goes nowhere."""
+
+    __slots__ = ()
+
+    def _link_attached(self, link: CreditLink) -> None:
+        return None
+
+    def _burst_begin(self, link: CreditLink) -> bool:
+        return False
+
+    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+        return None
+
+    def _link_detached(self, link: CreditLink) -> None:
+        return None
+
+
+_NO_OWNER: Final = _NoOwner()
+
+
+@final
 class CreditLink(abc.DisposableBase):
     """One producer's connection to a channel: its credit, its burst brackets, its detach."""
 
-    __slots__ = ("_bracketed", "_channel", "credit", "detached", "parent", "producer", "swallowed")
+    __slots__ = (
+        "_bracketed",
+        "_channel",
+        "credit",
+        "detached",
+        "finite",
+        "parent",
+        "producer",
+        "spawns",
+        "swallowed",
+    )
 
-    def __init__(self, channel: DemandChannel, producer: PullProducer) -> None:
+    def __init__(self, channel: DemandChannel, producer: PullProducer, finite: bool) -> None:
         self._channel = channel
         self.producer = producer
+        #: Whether the producer knows that it ends (a finite count, a sized
+        #: iterable): what a stage swallows of it is bounded by its length.
+        self.finite = finite
         #: Credit granted and not yet emitted (written under the owner's lock).
         self.credit = 0
         #: Items this producer emitted that vanished on the way and were not
@@ -101,6 +139,8 @@ class CreditLink(abc.DisposableBase):
         #: The producer whose burst this one was attached in (a flat_map's
         #: outer source, for its inner ones), if any.
         self.parent: CreditLink | None = None
+        #: Whether this producer's items became producers (a flat_map's outer source).
+        self.spawns = False
         self.detached = False
         # Whether the burst in progress holds the owner's burst slot. A producer's bursts
         # never overlap (one at a time, on whatever thread), so one attribute will do.
@@ -132,7 +172,7 @@ class CreditLink(abc.DisposableBase):
         """Detach: the producer is done (completed, failed or disposed); its credit returns."""
         if not self.detached:
             self.detached = True
-            self._channel._detach(self)
+            self._channel.detach(self)
 
 
 @final
@@ -159,30 +199,44 @@ class DemandChannel(PeriodicScheduler):
 
     # -- credit ------------------------------------------------------------------
 
-    def attach(self, producer: PullProducer) -> CreditLink:
+    def attach(self, producer: PullProducer, *, finite: bool = False) -> CreditLink:
         """Register a pull producer; its link brackets bursts and detaches it when disposed.
 
         No credit comes until the producer, having stored the link, calls
-        :meth:`CreditLink.start`.
+        :meth:`CreditLink.start`. A ``finite`` producer knows that it ends: a
+        stage that swallows all of it (a reducer) may be given all of it.
         """
-        link = CreditLink(self, producer)
+        link = CreditLink(self, producer, finite)
         self.links.append(link)
         return link
 
-    def _detach(self, link: CreditLink) -> None:
+    def detach(self, link: CreditLink) -> None:
+        """Forget ``link`` (its producer is done), and tell the owner."""
         try:
             self.links.remove(link)
         except ValueError:
             return
         self.owner._link_detached(link)
 
-    def plan(self, n: int, swallow_limit: int) -> list[tuple[CreditLink, int]]:
+    def close(self) -> None:
+        """The owner is gone (its subscription ended): late news from producers goes nowhere.
+
+        Breaks the owner <-> channel cycle at once rather than at the next full garbage
+        collection, so that a producer still holding its link keeps nothing alive.
+        """
+        self.owner = _NO_OWNER
+        self.links = []
+
+    def plan(
+        self, n: int, swallow_limit: int, *, finite_only: bool = False
+    ) -> list[tuple[CreditLink, int]]:
         """Split ``n`` credit round-robin over the producers that may have some.
 
         A producer may have credit when it has none in flight, and when what
         it emitted that vanished on the way (``swallowed``) is under
         ``swallow_limit``; its share keeps it under. Never more than ``n`` in
-        all; an empty plan when no producer may have credit. The caller (the
+        all; an empty plan when no producer may have credit. With
+        ``finite_only``, only producers that know they end are considered. The caller (the
         owner, under its lock) adds each share to the link's credit, then
         calls :meth:`PullProducer.request` outside the lock.
         """
@@ -190,7 +244,10 @@ class DemandChannel(PeriodicScheduler):
         idle = [
             link
             for link in links
-            if link.credit == 0 and not link.detached and link.swallowed < swallow_limit
+            if link.credit == 0
+            and not link.detached
+            and link.swallowed < swallow_limit
+            and (link.finite or not finite_only)
         ]
         if not idle or n <= 0:
             return []
@@ -202,9 +259,20 @@ class DemandChannel(PeriodicScheduler):
             if n <= 0:
                 break
             give = min(share, n, swallow_limit - link.swallowed)
+            if link.spawns:
+                # Each item of an outer source becomes a source: a few at a time, so that
+                # the inner ones supply the demand (a switch_map drops all but the last
+                # inner source of a burst: granted `share`, it would make `share` of them).
+                give = min(give, SPAWN_GRANT)
             plan.append((link, give))
             n -= give
         self._next = start + len(plan)
+        if len(plan) > 1:
+            # Inner sources (a flat_map's, a switch_map's) are asked before their outer
+            # source: asked after it, they may be gone before they emit anything (a
+            # switch_map drops its inner source at the next outer item), round after
+            # round, while the outer source runs on.
+            plan.sort(key=_outer_last)
         return plan
 
     # -- scheduler: delegate ---------------------------------------------------------
@@ -219,10 +287,23 @@ class DemandChannel(PeriodicScheduler):
     def now(self) -> datetime:
         return self._timed().now
 
+    def _keep(self, action: abc.ScheduledAction[_TState]) -> abc.ScheduledAction[_TState]:
+        """``action``, called with this channel as its scheduler rather than the inner one.
+
+        reactivex hands an action the scheduler that runs it, and operators subscribe with
+        that one (``on_error_resume_next``, ``expand``, ``generate``...): given the inner
+        scheduler, the source they subscribe would no longer see the channel, and push.
+        """
+
+        def run(_: abc.SchedulerBase, state: _TState | None = None) -> abc.DisposableBase | None:
+            return action(self, state)
+
+        return run
+
     def schedule(
         self, action: abc.ScheduledAction[_TState], state: _TState | None = None
     ) -> abc.DisposableBase:
-        return self._immediate().schedule(action, state)
+        return self._immediate().schedule(self._keep(action), state)
 
     def schedule_relative(
         self,
@@ -231,8 +312,8 @@ class DemandChannel(PeriodicScheduler):
         state: _TState | None = None,
     ) -> abc.DisposableBase:
         if self._inner is None and self.to_seconds(duetime) <= 0:
-            return self._immediate().schedule(action, state)
-        return self._timed().schedule_relative(duetime, action, state)
+            return self._immediate().schedule(self._keep(action), state)
+        return self._timed().schedule_relative(duetime, self._keep(action), state)
 
     def schedule_absolute(
         self,
@@ -240,7 +321,7 @@ class DemandChannel(PeriodicScheduler):
         action: abc.ScheduledAction[_TState],
         state: _TState | None = None,
     ) -> abc.DisposableBase:
-        return self._timed().schedule_absolute(duetime, action, state)
+        return self._timed().schedule_absolute(duetime, self._keep(action), state)
 
     def schedule_periodic(
         self,
@@ -252,6 +333,10 @@ class DemandChannel(PeriodicScheduler):
         if isinstance(inner, abc.PeriodicSchedulerBase):
             return inner.schedule_periodic(period, action, state)
         return super().schedule_periodic(period, action, state)
+
+
+def _outer_last(share: tuple[CreditLink, int]) -> bool:
+    return share[0].parent is None
 
 
 def emit_burst(

@@ -20,12 +20,22 @@ import operator
 import threading
 from typing import Final, final
 
-__all__ = ["UNBOUNDED", "DrainInbox", "add_demand", "as_count", "check_request", "positive_count"]
+__all__ = [
+    "UNBOUNDED",
+    "DrainInbox",
+    "add_demand",
+    "as_count",
+    "check_request",
+    "positive_count",
+    "refuse_none_error",
+    "refuse_none_subscription",
+]
 
-#: Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is
-#: "effectively unbounded". The counter saturates here and is never
-#: decremented once it gets here.
 UNBOUNDED: Final = 2**63 - 1
+"""Rule 3.17: a demand of 2**63-1 (Java's ``Long.MAX_VALUE``) or more is "effectively unbounded".
+
+The demand counter saturates here and is never decremented once it gets here.
+"""
 
 
 def as_count(value: object) -> int | None:
@@ -71,6 +81,28 @@ def check_request(n: object) -> ValueError | TypeError | None:
     return None
 
 
+def refuse_none_subscription(subscription: object) -> None:
+    """Rule 2.13, adapted: a subscriber refuses ``on_subscribe(None)`` and changes nothing.
+
+    Raises:
+        TypeError: ``subscription`` is None.
+    """
+    if subscription is None:
+        raise TypeError("on_subscribe(None): a subscription is required (rule 2.13)")
+
+
+def refuse_none_error(error: object) -> None:
+    """Rule 2.13, adapted: ``on_error(None)`` is refused and changes nothing.
+
+    (``None`` as an *element* is an ordinary Python value: ``on_next(None)`` stays allowed.)
+
+    Raises:
+        TypeError: ``error`` is None.
+    """
+    if error is None:
+        raise TypeError("on_error(None): an exception is required (rule 2.13)")
+
+
 def add_demand(pending: int, n: int) -> int:
     """Rule 3.8: demand is additive. Rule 3.17: it saturates at ``UNBOUNDED``, never overflows."""
     total = pending + n
@@ -114,7 +146,7 @@ class DrainInbox:
                     self.error = error
             else:
                 self.requested = add_demand(self.requested, operator.index(n))
-            return self._claim_locked()
+            return self.claim_locked()
 
     def cancel(self) -> bool | None:
         """Record a cancel. ``None`` if it was already cancelled (rule 3.7), else claim()."""
@@ -122,19 +154,25 @@ class DrainInbox:
             if self.cancelled:
                 return None
             self.cancelled = True
-            return self._claim_locked()
+            return self.claim_locked()
 
     def claim(self) -> bool:
         """Ask for the drain; True if the caller now owns it, else the owner will look again."""
         with self.lock:
-            return self._claim_locked()
+            return self.claim_locked()
 
-    def _claim_locked(self) -> bool:
+    def claim_locked(self) -> bool:
+        """:meth:`claim`, for a caller that holds the lock already."""
         if self._busy:
             self._missed = True
             return False
         self._busy = True
         return True
+
+    def close_locked(self) -> None:
+        """The stream is over (a terminal signal goes out): nothing more is recorded, as
+        after a cancel (rules 1.6, 1.7). The caller holds the lock."""
+        self.cancelled = True
 
     def take_requested(self) -> int:
         """The demand added since the last call (caller holds the lock)."""

@@ -17,10 +17,10 @@ source may do the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["BatchSource", "BulkSubscriber", "Fusable", "as_items"]
+__all__ = ["BatchSource", "BulkSubscriber", "Fusable", "ReadyBatchSource", "as_items"]
 
 _T_co = TypeVar("_T_co", covariant=True)
 _T_contra = TypeVar("_T_contra", contravariant=True)
@@ -49,6 +49,26 @@ class BatchSource(Protocol[_T_co]):
 
     def close(self) -> None:
         """Cancel: nothing more is produced."""
+        ...
+
+
+class ReadyBatchSource(BatchSource[_T_co], Protocol):
+    """A batch source whose items arrive on their own (a socket), not when asked for.
+
+    ``take(n)`` may come back empty before the end: what is wanted is then
+    remembered, and the source calls the ``wake`` given to :meth:`on_ready`
+    (from the thread where the items arrived) once something can be taken or
+    the end is known. The request operator never polls it. A source that ends
+    with an error is exhausted with :attr:`error` set.
+    """
+
+    def on_ready(self, wake: Callable[[], None]) -> None:
+        """Register the request operator's wake-up (once, before the first take)."""
+        ...
+
+    @property
+    def error(self) -> Exception | None:
+        """Why the source ended early, once exhausted; ``None`` for a clean end."""
         ...
 
 

@@ -31,7 +31,15 @@ from .protocol import ProtocolLimits, ServerProtocol
 from .sender import Sender
 from .server import RandomIntegerServer, ServerConfig
 from .socket_observer import SocketObserver, WriterStats
-from .socket_source import RECV_BYTES, LineTooLongError, SocketLines, socket_lines
+from .socket_source import (
+    BULK_RECV_BYTES,
+    RECV_BYTES,
+    LineBlock,
+    LineTooLongError,
+    SocketLines,
+    UnterminatedLineError,
+    socket_lines,
+)
 from .window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
 from .wire import (
     MAX_LINE_LENGTH,
@@ -48,6 +56,7 @@ from .wire import (
 )
 
 __all__ = [
+    "BULK_RECV_BYTES",
     "EVENT_LOOPS",
     "INT_LINES",
     "KERNEL_BUDGET",
@@ -64,6 +73,7 @@ __all__ = [
     "IntLines",
     "KernelWindow",
     "Line",
+    "LineBlock",
     "LineDecoder",
     "LineTable",
     "LineTooLong",
@@ -76,6 +86,7 @@ __all__ = [
     "ServerProtocol",
     "SocketLines",
     "SocketObserver",
+    "UnterminatedLineError",
     "WriterStats",
     "acked_bytes",
     "encode_int_array",

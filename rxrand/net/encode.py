@@ -169,8 +169,8 @@ def _encode_each(encode: Callable[[Any], bytes], batch: Batch[Any]) -> tuple[byt
     return b"".join(parts), max(map(len, parts), default=0)
 
 
-#: The default encoder: integers as ``b"%d\r\n"``.
 INT_LINES: Final = IntLines()
+"""The default encoder: integers as ``b"%d\r\n"``."""
 
 
 def batch_encoder(encoder: Callable[[_T], bytes] | BatchEncoder[_T]) -> BatchEncoder[_T]:

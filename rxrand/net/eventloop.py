@@ -16,8 +16,8 @@ __all__ = ["EVENT_LOOPS", "LoopUnavailable", "event_loop_factory", "run_on"]
 
 _R = TypeVar("_R")
 
-#: The names ``--loop`` accepts.
 EVENT_LOOPS: Final = ("asyncio", "uvloop")
+"""The names ``--loop`` accepts."""
 
 
 class LoopUnavailable(RuntimeError):

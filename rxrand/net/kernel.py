@@ -34,6 +34,7 @@ __all__ = [
     "configure_stream_socket",
     "lift_notsent_lowat",
     "make_kernel_aware",
+    "set_notsent_lowat",
     "unsent_bytes",
 ]
 
@@ -74,6 +75,13 @@ def make_kernel_aware(sock: socket.socket) -> bool:
     """Configure ``sock`` (:func:`configure_stream_socket`); whether its kernel queue can be
     read too (``SIOCOUTQNSD``): the ``kernel_aware`` that :class:`SocketObserver` takes."""
     return configure_stream_socket(sock) and unsent_bytes(sock) is not None
+
+
+def set_notsent_lowat(sock: socket.socket, lowat: int) -> None:
+    """Move ``sock``'s ``TCP_NOTSENT_LOWAT`` (the window opens, widens or closes)."""
+    if _TCP_NOTSENT_LOWAT is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, lowat)
 
 
 def lift_notsent_lowat(sock: socket.socket) -> None:

@@ -378,7 +378,7 @@ class Connection:
             with contextlib.suppress(OSError):
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
         self._sock.close()
-        self._server._forget(self)
+        self._server.forget(self)
         stats = self.observer.stats if self.observer is not None else None
         log.info(
             "close peer=%s count=%s sent=%d bytes=%d duration=%.3fs paused=%d reason=%s",
@@ -552,7 +552,8 @@ class RandomIntegerServer:
         else:
             log.warning("accept failed: %s%s", error, more)
 
-    def _forget(self, connection: Connection) -> None:
+    def forget(self, connection: Connection) -> None:
+        """``connection`` has closed: it is no longer counted (the shutdown waits for none)."""
         self.connections.discard(connection)
         if not self.connections and self._all_closed is not None:
             self._all_closed.set()

@@ -29,10 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, final, overload
 
+from ..core.demand import refuse_none_error, refuse_none_subscription
 from ..ops.controlled import ControlledSubscription
 from .encode import Batch, BatchEncoder, batch_encoder
 from .errors import ConnectionLost
-from .kernel import make_kernel_aware, unsent_bytes
+from .kernel import make_kernel_aware, set_notsent_lowat, unsent_bytes
 from .sender import Sender
 from .window import KERNEL_BUDGET, WINDOW_BYTES, KernelWindow
 from .wire import encode_int_line
@@ -80,7 +81,8 @@ class SocketObserver(Generic[_T]):
         * Requests an initial window once subscribed (rule 2.1) and more only
           after the bytes it holds are in the kernel and the kernel has room
           again. Cancels a second subscription (rule 2.5). Its ``on_*``
-          methods return normally (rule 2.13).
+          methods return normally (rule 2.13), but for ``on_subscribe(None)``
+          and ``on_error(None)``: ``TypeError``, nothing else changed.
         * Lives on the event loop's thread; items (one by one through
           ``on_next``, or in batches through ``on_next_batch``) may arrive on
           any thread, and are handed to the loop once per burst.
@@ -112,6 +114,7 @@ class SocketObserver(Generic[_T]):
         "_kernel_aware",
         "_loop",
         "_loop_thread",
+        "_lowat",
         "_on_finished",
         "_owns_sender",
         "_pending_items",
@@ -167,6 +170,8 @@ class SocketObserver(Generic[_T]):
         kernel_aware: bool | None = None,
     ) -> None:
         self._window = KernelWindow(window_bytes, kernel_budget)
+        #: The TCP_NOTSENT_LOWAT set on the socket (configure_stream_socket's, at first).
+        self._lowat = self._window.lowat
         self._sock = sock
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
@@ -231,6 +236,7 @@ class SocketObserver(Generic[_T]):
     # -- Reactive Streams subscriber -------------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         if self._subscription is not None or self._state is not _State.WAITING:
             subscription.cancel()  # rule 2.5: one subscription at a time
             return
@@ -240,8 +246,13 @@ class SocketObserver(Generic[_T]):
         # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
         # The initial window is requested from the loop, once subscribe() has
-        # returned and the whole chain is wired.
-        self._schedule_cycle()
+        # returned and the whole chain is wired. From another thread (a hop
+        # before the socket) the loop may be idle: call_soon would neither be
+        # safe nor wake it, and the first request would wait for an unrelated event.
+        if threading.get_ident() == self._loop_thread:
+            self._schedule_cycle()
+        else:
+            self._loop.call_soon_threadsafe(self._schedule_cycle)
 
     def on_next(self, value: _T) -> None:
         # The hot path of the per-item route: one append (safe from any
@@ -274,6 +285,7 @@ class SocketObserver(Generic[_T]):
             self._inbox.clear()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         if threading.get_ident() != self._loop_thread:
             self._loop.call_soon_threadsafe(self.on_error, error)
             return
@@ -346,9 +358,16 @@ class SocketObserver(Generic[_T]):
             if self._window.kernel_full(unsent):
                 self._sender.wait_writable()
                 return
-            want = self._window.items_to_request(unsent, self._requested - self._items_received)
+            window = self._window
+            want = window.items_to_request(unsent, self._requested - self._items_received)
+            if window.lowat != self._lowat:
+                # The window opened, widened or closed: the kernel's mark follows it.
+                self._lowat = window.lowat
+                set_notsent_lowat(self._sock, self._lowat)
             if want <= 0:
-                return  # the items already asked for will fill the room
+                if window.kernel_full(unsent):
+                    self._sender.wait_writable()  # a wide window closed: wait for the mark
+                return  # else the items already asked for will fill the room
             subscription = self._subscription
             if subscription is None:
                 return

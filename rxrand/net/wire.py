@@ -32,9 +32,10 @@ __all__ = [
 ]
 
 PROMPT: Final = b"how many random integers do you want?\r\n"
+"""The line the server sends first on every connection, and again after an error line."""
 
-#: Longest line accepted, line end excluded. Longer input is a protocol error.
 MAX_LINE_LENGTH: Final = 1024
+"""Longest line accepted, line end excluded. Longer input is a protocol error."""
 
 
 class NeedData(enum.Enum):
@@ -44,6 +45,7 @@ class NeedData(enum.Enum):
 
 
 NEED_DATA: Final = NeedData.NEED_DATA
+"""What ``LineDecoder.next_event()`` returns while no complete line has arrived (h11's sentinel)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,11 @@ class LineDecoder:
     def buffered(self) -> int:
         """Bytes held for an unfinished line."""
         return len(self._buffer)
+
+    def tail(self) -> bytes:
+        """The unfinished line held (a copy); what follows the last line end received."""
+        end = self._buffer.rfind(b"\n")
+        return bytes(self._buffer[end + 1 :])
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the peer; ``b""`` means the peer closed its side."""

@@ -23,7 +23,8 @@ from typing import Final, Generic, Literal, TypeVar, final
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ..core.demand import as_count
+from ..core.buffer import BufferOverflowError
+from ..core.demand import as_count, refuse_none_error, refuse_none_subscription
 from ..sources.loop_producer import LoopProducer, loop_or_error
 from .controlled import Controlled, ControlledSubscription, controlled
 
@@ -37,8 +38,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Items requested ahead by :func:`to_async_iterable` (RxJava's ``bufferSize()`` is 128-256).
 DEFAULT_PREFETCH: Final = 256
+"""Items requested ahead by :func:`to_async_iterable` (RxJava's ``bufferSize()`` is 128-256)."""
 
 
 @final
@@ -47,6 +48,14 @@ class _Completed:
 
 
 _COMPLETED: Final = _Completed()
+
+#: What an overflow under the request operator that :func:`to_async_iterable` added means:
+#: only the options it really has (it takes no capacity and no Overflow of its own).
+_OVERFLOW_ADVICE: Final = (
+    "to_async_iterable() put the source under controlled() with the default capacity: "
+    "pass a pull source such as rxrand.from_iterable(...) instead, or put the source under "
+    "controlled(capacity=..., overflow=...) yourself and pass that"
+)
 
 _Signal = _Completed | Exception | asyncio.Future[None]
 
@@ -68,6 +77,7 @@ class _Receiver(Generic[_T]):
     __slots__ = (
         "_lock",
         "_prefetch",
+        "_wrapped",
         "loop",
         "loop_thread",
         "queue",
@@ -76,7 +86,7 @@ class _Receiver(Generic[_T]):
         "waiter",
     )
 
-    def __init__(self, prefetch: int) -> None:
+    def __init__(self, prefetch: int, wrapped: bool = False) -> None:
         self._lock = threading.Lock()
         self.queue: collections.deque[_T] = collections.deque()
         self.terminal: _Completed | Exception | None = None
@@ -85,8 +95,13 @@ class _Receiver(Generic[_T]):
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
         self._prefetch = prefetch
+        self._wrapped = wrapped
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
+        if self.subscription is not None:
+            subscription.cancel()  # rule 2.5: one subscription at a time
+            return
         self.subscription = subscription
         subscription.request(self._prefetch)
 
@@ -106,6 +121,9 @@ class _Receiver(Generic[_T]):
         self._notify(waiter)
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
+        if self._wrapped and type(error) is BufferOverflowError:
+            error = BufferOverflowError(error.capacity, _OVERFLOW_ADVICE)
         self._finish(error)
 
     def on_completed(self) -> None:
@@ -169,7 +187,15 @@ class AsyncDemandIterator(Generic[_T]):
           iterator (``break`` out of ``async for x in to_async_iterable(...)``).
     """
 
-    __slots__ = ("_closed", "_consumed", "_limit", "_prefetch", "_publisher", "_receiver")
+    __slots__ = (
+        "_closed",
+        "_consumed",
+        "_limit",
+        "_prefetch",
+        "_publisher",
+        "_receiver",
+        "_wrapped",
+    )
 
     def __init__(self, publisher: Observable[_T], prefetch: int = DEFAULT_PREFETCH) -> None:
         count = as_count(prefetch)
@@ -177,6 +203,7 @@ class AsyncDemandIterator(Generic[_T]):
             raise TypeError(f"prefetch must be an int, got {type(prefetch).__name__}")
         if count < 1:
             raise ValueError(f"prefetch must be >= 1, got {count}")
+        self._wrapped = not isinstance(publisher, Controlled)
         self._publisher: Controlled[_T] = (
             publisher if isinstance(publisher, Controlled) else publisher.pipe(controlled())
         )
@@ -200,7 +227,7 @@ class AsyncDemandIterator(Generic[_T]):
         if receiver is None:
             if self._closed:
                 raise StopAsyncIteration
-            receiver = self._receiver = _Receiver(self._prefetch)
+            receiver = self._receiver = _Receiver(self._prefetch, self._wrapped)
             self._publisher.subscribe(receiver)
         while True:
             got = receiver.take()

@@ -43,7 +43,11 @@ source after at most ``demand + capacity`` items, a selective ``filter``
 keeps its source going, and items that come late from a hop always fit the
 buffer (it holds what demand awaits plus ``capacity``). The price, in the
 README: a stage that swallows more than ``capacity`` items in a row with
-nothing getting through parks its source until demand grows.
+nothing getting through parks its source until demand grows, unless the
+source knows that it ends (a finite ``random_integers``, a sized iterable):
+then, once nothing is buffered nor in flight, it is given more a round of
+``capacity`` at a time, so that a reducer (``count``, ``reduce``,
+``to_list``, ``last``...) completes under ``request(1)`` (see ``_supply``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,14 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ..core.buffer import BoundedBuffer, BufferOverflowError, Overflow
 from ..core.channel import CreditLink, DemandChannel, demand_channel_of
-from ..core.demand import UNBOUNDED, DrainInbox, add_demand, positive_count, sub_demand
+from ..core.demand import (
+    UNBOUNDED,
+    DrainInbox,
+    add_demand,
+    positive_count,
+    refuse_none_error,
+    sub_demand,
+)
 from ..core.fusion import BatchSource, Fusable
 from ..sources.integers import EMIT_BURST
 
@@ -77,8 +88,9 @@ _T = TypeVar("_T")
 _T_in = TypeVar("_T_in", contravariant=True)
 
 DEFAULT_CAPACITY: Final = 1024
+"""Items that may wait for demand in ``controlled()``'s buffer, unless ``capacity=`` says."""
 #: Most items one fused batch carries (demand permitting).
-FUSED_BATCH: Final = 1 << 16
+FUSED_BATCH: Final = 1 << 14
 #: Most credit granted to pull sources at once under bounded demand (at least the capacity).
 GRANT: Final = 4096
 #: Calls from an upstream that keeps emitting after it was disposed, before it
@@ -120,6 +132,12 @@ class _Complete:
 _COMPLETE: Final = _Complete()
 
 
+def _batch_terminal(batches: BatchSource[Any]) -> Exception | _Complete:
+    """How an exhausted batch source ended: its ``error`` (ReadyBatchSource), else completion."""
+    error = getattr(batches, "error", None)
+    return error if isinstance(error, Exception) else _COMPLETE
+
+
 def _raise(error: Exception) -> None:
     # Same default as reactivex: an error nobody listens for is not swallowed.
     raise error
@@ -127,28 +145,6 @@ def _raise(error: Exception) -> None:
 
 def _ignore(*_: object) -> None:
     return None
-
-
-@final
-class _NoOwner:
-    """The owner of a released subscription's channel: late news goes nowhere."""
-
-    __slots__ = ()
-
-    def _link_attached(self, link: CreditLink) -> None:
-        return None
-
-    def _burst_begin(self, link: CreditLink) -> bool:
-        return False
-
-    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
-        return None
-
-    def _link_detached(self, link: CreditLink) -> None:
-        return None
-
-
-_NO_OWNER: Final = _NoOwner()
 
 
 @final
@@ -185,6 +181,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_ignored",
         "_inbox",
         "_late",
+        "_lifted",
         "_on_batch",
         "_on_completed",
         "_on_error",
@@ -194,6 +191,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_pulled",
         "_terminal",
         "_upstream",
+        "_upstream_ended",
+        "_upstream_is_publisher",
     )
 
     def __init__(
@@ -204,6 +203,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         on_batch: Callable[[Sequence[_T]], None] | None,
         buffer: BoundedBuffer[_T],
         scheduler: abc.SchedulerBase | None,
+        batches: BatchSource[_T] | None = None,
     ) -> None:
         self._on_next = on_next
         self._on_error = on_error
@@ -219,14 +219,24 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._channel = DemandChannel(scheduler, self)
         # Exists before the upstream subscription runs (see the module doc).
         self._upstream = SingleAssignmentDisposable()
+        # Rules 2.3/2.4: a publisher upstream (one with its own subscribe) that
+        # ended needs no cancel, and must get none from inside its terminal signal.
+        self._upstream_is_publisher = False
+        self._upstream_ended = False
         self._outer_link: CreditLink | None = None
-        self._batches: BatchSource[_T] | None = None
+        # The fused path: batches straight from a Fusable source, for a bulk subscriber.
+        self._batches = batches
+        if batches is not None:
+            on_ready = getattr(batches, "on_ready", None)
+            if callable(on_ready):  # a ReadyBatchSource wakes the drain, not polled
+                on_ready(self._batches_ready)
         self._connecting = False
         # -- shared, under the inbox lock --
         self._terminal: Exception | _Complete | None = None
         self._outstanding = 0  # credit granted to pull sources, not yet emitted
         self._burst_link: CreditLink | None = None
         self._late = False
+        self._lifted = 0  # credit granted past the swallow cap (see _supply)
         self._pulled = 0
         self._ignored = 0
         # -- the burst slot: written by the thread that holds it --
@@ -309,6 +319,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
 
     # -- wiring (by Controlled.subscribe) ----------------------------------------
 
+    def _nest_in(self, outer: DemandChannel) -> None:
+        """A controlled() inside another one's chain: the outer credit becomes our demand."""
+        link = self._outer_link = outer.attach(_Forward(self))
+        link.start()
+
     def _start(self, source: Observable[_T], defer: bool) -> None:
         """on_subscribe has returned: let the drain run (rule 1.9), then connect upstream."""
         if defer:
@@ -348,6 +363,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         if type(source).subscribe is not Observable.subscribe:
             # A source with its own subscribe (rxrand's): it emits nothing
             # inside subscribe, so the disposable can be stored on return.
+            self._upstream_is_publisher = True
             self._upstream.disposable = source.subscribe(inlet, scheduler=channel)
             return
         upstream = self._upstream
@@ -385,9 +401,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             self._batches.close()
         # Break the subscription <-> channel cycle now rather than at the next full
         # garbage collection: a producer still holding its link talks to nobody.
-        channel = self._channel
-        channel.owner = _NO_OWNER
-        channel.links = []
+        self._channel.close()
 
     # -- the credit ledger (called through the channel) ---------------------------
 
@@ -404,9 +418,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 while parent.parent is not None:
                     parent = parent.parent
                 link.parent = parent
+                parent.spawns = True
                 if parent.swallowed:
                     parent.swallowed -= 1
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if claimed:
             self._drain()
 
@@ -414,7 +429,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         with self._inbox.lock:
             self._outstanding -= link.credit
             link.credit = 0
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if claimed:
             self._drain()
 
@@ -475,7 +490,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # A burst on another thread (a hop): hand the items to the drain.
             if items and not self._inbox.cancelled and self._terminal is None:
                 overflow = self._offer_locked(items)
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if overflow is not None:
             self._upstream.dispose()
         if claimed:
@@ -497,7 +512,10 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         unbounded demand that is bounded too: at most one more capacity.
         """
         demand = self._demand
-        return demand if demand < UNBOUNDED else self._capacity
+        # Credit lifted past the swallow cap to a finite source may come back
+        # late through a hop: it was granted, so it has room (bounded by the
+        # source's length).
+        return (demand if demand < UNBOUNDED else self._capacity) + self._lifted
 
     def _write_off(self, link: CreditLink, arrived: int) -> None:
         """A burst delivered on the spot: what its producer swallowed before is gone.
@@ -511,6 +529,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         for other in self._channel.links:
             if other.swallowed and other is not link and not link.descends_from(other):
                 other.swallowed = other.swallowed - arrived if other.swallowed > arrived else 0
+
+    def _batches_ready(self) -> None:
+        """A :class:`~rxrand.core.fusion.ReadyBatchSource` has items (or its end): run the drain."""
+        if self._inbox.claim():
+            self._drain()
 
     # -- upstream signals -----------------------------------------------------------
 
@@ -561,13 +584,14 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                     link.swallowed -= 1
                     self._late = True
             overflow = self._offer_locked((value,))
-            claimed = self._inbox._claim_locked()
+            claimed = self._inbox.claim_locked()
         if overflow is not None:
             self._upstream.dispose()
         if claimed:
             self._drain()
 
     def _upstream_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         self._upstream_terminal(error)
 
     def _upstream_completed(self) -> None:
@@ -578,10 +602,13 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             if self._inbox.cancelled or self._terminal is not None:
                 return
             self._terminal = terminal
-            claimed = self._inbox._claim_locked()
-        # A finished upstream needs no subscription: let it go now, so that a
-        # `take` in the chain stops the source at once.
-        self._upstream.dispose()
+            self._upstream_ended = True
+            claimed = self._inbox.claim_locked()
+        if not self._upstream_is_publisher:
+            # A finished reactivex chain needs no subscription: let it go now
+            # (AutoDetachObserver's job), so that a `take` in the chain stops
+            # the source at once. A publisher ended on its own (rule 2.3).
+            self._upstream.dispose()
         if claimed:
             self._drain()
 
@@ -601,7 +628,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 if inbox.cancelled:
                     break  # the drain stays owned for good: the stream is over
                 if batches is not None and batches.exhausted and self._terminal is None:
-                    self._terminal = _COMPLETE  # rule 1.5: no demand needed to complete
+                    # Rule 1.5: no demand needed to complete (or to fail).
+                    self._terminal = _batch_terminal(batches)
                 terminal = inbox.error or self._terminal
                 buffered = len(self._buffer)
                 bursting = self._burst_thread != 0
@@ -635,15 +663,19 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         batches = self._batches
         if batches is not None:
             taken = batches.take(min(demand, FUSED_BATCH))
+            got = len(taken)
             with self._inbox.lock:
-                self._pulled += len(taken)
-            if len(taken):
+                self._pulled += got
+            if got:
                 self._deliver(taken)
             if batches.exhausted:
                 with self._inbox.lock:
                     if self._terminal is None:
-                        self._terminal = _COMPLETE
-            return True
+                        self._terminal = _batch_terminal(batches)
+                return True
+            # Nothing yet from a source whose batches arrive on their own (a
+            # socket): it calls _batches_ready when they do; no spinning here.
+            return got > 0
         capacity = self._capacity
         with self._inbox.lock:
             if demand >= UNBOUNDED:
@@ -658,6 +690,27 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # never(), a thread hop's queue) runs at most `capacity` items
             # ahead of what demand can take; the others keep going.
             plan = self._channel.plan(room, room + capacity)
+            if (
+                not plan
+                and not self._outstanding
+                and not self._buffer
+                and not self._late
+                and not self._burst_thread
+            ):
+                # Everything granted was swallowed, nothing waits here and
+                # nothing is in flight: a stage that needs its whole input before
+                # it emits (count, reduce, to_list, last...). Reactor's reduce
+                # requests unbounded upstream for this reason. A source that
+                # ends is given more, a round of `capacity` at a time, so that
+                # whatever passes fits the buffer; rxrand holds nothing it
+                # swallowed, and the stage holds at most the source's length. A
+                # source with no known end stays parked: a reducer of an endless
+                # stream never emits, and a zip with never() would queue forever. (A
+                # repeat() of a finite source is endless one finite source at a time: it
+                # runs until cancelled, as Reactor's count of an endless Flux does.)
+                plan = self._channel.plan(capacity, UNBOUNDED, finite_only=True)
+                for _, share in plan:
+                    self._lifted += share
             for link, share in plan:
                 link.credit += share
                 self._outstanding += share
@@ -703,16 +756,27 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         return True
 
     def _deliver_or_buffer(self, items: list[_T]) -> None:
+        """Items a pull source emitted on the drain's own stack during a grant, past the budget.
+
+        They were emitted against credit, so they are within demand: the buffer
+        holds them as awaited items, never as excess (what ``_spill`` and
+        ``_burst_end`` tell it too). Offered as excess, a grant of more than
+        ``capacity`` + the direct budget overflowed a socket source whose demand
+        came from the event loop's own thread (issue 18, item 1).
+        """
         with self._inbox.lock:
+            awaited = self._awaited()
             if not len(self._buffer):
                 take = min(self._demand, len(items))
                 if take == len(items):
                     direct, rest = items, []
                 else:
                     direct, rest = items[:take], items[take:]
+                if self._demand < UNBOUNDED:
+                    awaited -= take  # delivered below, before anything else
             else:
                 direct, rest = [], items
-            overflow = self._buffer.offer_all(rest) if rest else None
+            overflow = self._buffer.offer_all(rest, awaited) if rest else None
             if overflow is not None and self._terminal is None:
                 self._terminal = overflow
         if overflow is not None:
@@ -758,10 +822,11 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     def _finish(self, terminal: Exception | _Complete) -> None:
         """Deliver the one terminal signal (rules 1.6/1.7), then let go of everything."""
         with self._inbox.lock:
-            self._inbox.cancelled = True
+            self._inbox.close_locked()
         on_error, on_completed = self._on_error, self._on_completed
         self._release()
-        self._upstream.dispose()
+        if not (self._upstream_ended and self._upstream_is_publisher):
+            self._upstream.dispose()
         if isinstance(terminal, Exception):
             on_error(terminal)
         else:
@@ -823,6 +888,10 @@ class Controlled(Observable[_T]):
                 observer.on_error,
                 observer.on_completed,
             )
+        # isinstance(self.source, Fusable), without the runtime Protocol machinery
+        # (~6 us a call, timed with timeit: once per subscription, so per connection).
+        open_batches = getattr(self.source, "open_batches", None) if on_batch is not None else None
+        batches = cast(Fusable[_T], self.source).open_batches() if callable(open_batches) else None
         subscription: ControlledSubscription[_T] = ControlledSubscription(
             cast(Callable[[_T], None], on_next or _ignore),
             on_error or _raise,
@@ -830,12 +899,8 @@ class Controlled(Observable[_T]):
             on_batch,
             BoundedBuffer(self.capacity, self.overflow, self.on_drop),
             scheduler,
+            batches,
         )
-        # isinstance(self.source, Fusable), without the runtime Protocol machinery
-        # (~6 us a call, timed with timeit: once per subscription, so per connection).
-        open_batches = getattr(self.source, "open_batches", None) if on_batch is not None else None
-        if callable(open_batches):
-            subscription._batches = cast(Fusable[_T], self.source).open_batches()
         outer = demand_channel_of(scheduler)
         defer = False
         try:
@@ -845,11 +910,18 @@ class Controlled(Observable[_T]):
                 # A controlled() inside another one's chain: the outer credit
                 # becomes our demand, and our deliveries are bursts of the
                 # outer channel, so demand keeps flowing back to the source.
-                link = subscription._outer_link = outer.attach(_Forward(subscription))
-                link.start()
+                subscription._nest_in(outer)
             else:
                 # A plain reactivex observer: unbounded demand (rule 3.17), as
                 # RxJava's Flowable gives a plain consumer.
+                behind = _subscriber_behind(on_error)
+                if behind is not None and on_error is not None:
+                    # It would never get on_subscribe (rule 1.9) and get all there is:
+                    # say so at once, through on_error (where reactivex puts an
+                    # exception from subscribe, and which reaches it through `merge`).
+                    subscription.cancel()
+                    on_error(TypeError(_operators_after_controlled(behind)))
+                    return subscription
                 subscription.request(UNBOUNDED)
                 defer = True
         except BaseException:
@@ -862,6 +934,81 @@ class Controlled(Observable[_T]):
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         return self.subscribe(observer, scheduler=scheduler)
+
+
+#: Where a plain observer keeps what it forwards errors to: reactivex's AutoDetachObserver
+#: (``_on_error``), its Observer (``_handler_on_error``), a ScheduledObserver (``observer``).
+_FORWARD_ATTRIBUTES: Final = ("_on_error", "_handler_on_error", "observer", "_observer")
+#: Most objects looked at while following a plain observer's error path.
+_SEARCH_LIMIT: Final = 64
+
+
+def _subscriber_behind(on_error: object) -> object | None:
+    """The Reactive Streams subscriber (it has ``on_subscribe``) that a plain observer feeds.
+
+    A subscriber subscribed through reactivex operators placed after ``controlled()`` reaches
+    it as a plain observer: no ``on_subscribe``, unbounded demand. Errors must reach the
+    subscriber, so it is found by following the error handler through reactivex's observers
+    and the closures its operators make (``ops.map``, ``ops.observe_on``, ``ops.buffer...``).
+    Once per subscription, on the unbounded path only.
+    """
+    todo: list[object] = [on_error]
+    seen: set[int] = set()
+    while todo and len(seen) < _SEARCH_LIMIT:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        owner = getattr(node, "__self__", None)
+        if owner is not None:
+            node = owner  # a bound method: look at its object
+        if callable(getattr(node, "on_subscribe", None)):
+            return node
+        for name in _FORWARD_ATTRIBUTES:
+            forward = getattr(node, name, None)
+            if forward is not None:
+                todo.append(forward)
+        for cell in getattr(node, "__closure__", None) or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(content) or callable(getattr(content, "on_error", None)):
+                todo.append(content)
+    return None
+
+
+def _operators_after_controlled(subscriber: object) -> str:
+    return (
+        f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has on_subscribe), "
+        "subscribed through reactivex operators placed after controlled(): they drop the "
+        "subscription and would feed it unbounded items; put the operators before "
+        "controlled(), e.g. source.pipe(ops.map(f), controlled()).subscribe(subscriber)"
+    )
+
+
+def refuse_subscriber_without_controlled(observer: abc.ObserverBase[Any], operator: str) -> bool:
+    """For rxrand's operators that keep demand only up to a ``controlled()`` after them.
+
+    Subscribed without one (no demand channel), they give unbounded demand, which suits a
+    plain observer; a Reactive Streams subscriber behind ``observer`` would get no
+    ``on_subscribe`` and every item. Then it is told, through ``on_error``, what to write.
+
+    Returns:
+        Whether the subscriber was refused (then nothing must be subscribed).
+    """
+    subscriber = _subscriber_behind(observer.on_error)
+    if subscriber is None:
+        return False
+    observer.on_error(
+        TypeError(
+            f"{type(subscriber).__name__} is a Reactive Streams subscriber (it has "
+            f"on_subscribe), subscribed to {operator}() with no controlled() after it: nothing "
+            "gives it a subscription, and it would get unbounded items; end the chain with "
+            f"controlled(), e.g. source.pipe({operator}(...), controlled()).subscribe(subscriber)"
+        )
+    )
+    return True
 
 
 @final

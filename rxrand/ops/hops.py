@@ -34,10 +34,16 @@ from reactivex.disposable import Disposable
 
 from ..core.buffer import Overflow
 from ..core.channel import CreditLink, demand_channel_of, emit_burst
-from ..core.demand import UNBOUNDED, add_demand, positive_count
+from ..core.demand import (
+    UNBOUNDED,
+    add_demand,
+    positive_count,
+    refuse_none_error,
+    refuse_none_subscription,
+)
 from ..core.fusion import as_items
 from ..sources.integers import EMIT_BURST
-from .controlled import Controlled, ControlledSubscription
+from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["observe_on", "subscribe_on"]
 
@@ -112,6 +118,10 @@ class _ObserveOn(Generic[_T]):
     # -- upstream: a bulk subscriber of controlled(capacity=prefetch) -----------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
+        if self._upstream is not None or self._terminal:
+            subscription.cancel()  # rule 2.5: one upstream subscription
+            return
         self._upstream = subscription
         if self._down.channel is None or self._down.credit:
             self._start()
@@ -125,10 +135,13 @@ class _ObserveOn(Generic[_T]):
         self._schedule()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
+        self._upstream = None  # rules 2.3/2.4: done; no top-up nor cancel reaches it now
         self._terminal.append(error)
         self._schedule()
 
     def on_completed(self) -> None:
+        self._upstream = None  # as in on_error
         self._terminal.append(None)
         self._schedule()
 
@@ -141,9 +154,10 @@ class _ObserveOn(Generic[_T]):
         self._schedule()
 
     def _start(self) -> None:
-        if not self._started and self._upstream is not None:
+        upstream = self._upstream
+        if not self._started and upstream is not None:
             self._started = True
-            self._upstream.request(self._prefetch)
+            upstream.request(self._prefetch)
 
     def dispose(self) -> None:
         self._down.done = True
@@ -179,10 +193,11 @@ class _ObserveOn(Generic[_T]):
                         down.credit -= take
                 down.emit(items)
                 self._consumed += take
-                if self._consumed >= self._limit and self._upstream is not None:
+                upstream = self._upstream
+                if self._consumed >= self._limit and upstream is not None:
                     # Top up what was used, as RxJava's observeOn does at 3/4.
                     consumed, self._consumed = self._consumed, 0
-                    self._upstream.request(consumed)
+                    upstream.request(consumed)
             if self._terminal and not down.done:
                 with self._lock:
                     empty = not self._queue
@@ -209,9 +224,15 @@ class _SubscribeOn(Generic[_T]):
         self._lock = threading.Lock()
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
+        refuse_none_subscription(subscription)
         with self._lock:
-            self._upstream = subscription
+            second = self._upstream is not None or self._down.done
+            if not second:
+                self._upstream = subscription
             early = self._early if self._down.channel is not None else UNBOUNDED
+        if second:
+            subscription.cancel()  # rule 2.5: one upstream subscription
+            return
         if early:
             subscription.request(early)  # already on the scheduler
 
@@ -223,10 +244,18 @@ class _SubscribeOn(Generic[_T]):
         self._down.emit(as_items(batch))
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
+        self._let_go()
         self._down.terminate(error)
 
     def on_completed(self) -> None:
+        self._let_go()
         self._down.terminate(None)
+
+    def _let_go(self) -> None:
+        """Rules 2.3/2.4: the upstream is done; a cancel from downstream must not reach it."""
+        with self._lock:
+            self._upstream = None
 
     def request(self, n: int) -> None:
         self._scheduler.schedule(self._request_here, n)
@@ -282,6 +311,10 @@ def observe_on(
         def subscribe(
             observer: abc.ObserverBase[_T], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
+            if demand_channel_of(subscribe_scheduler) is None and (
+                refuse_subscriber_without_controlled(observer, "rxrand.observe_on")
+            ):
+                return Disposable()
             down: _Downstream[_T] = _Downstream(observer, subscribe_scheduler)
             hop = _ObserveOn(down, scheduler, size)
             down.attach(hop)
@@ -318,6 +351,10 @@ def subscribe_on(scheduler: abc.SchedulerBase) -> Callable[[Observable[_T]], Obs
         def subscribe(
             observer: abc.ObserverBase[_T], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
+            if demand_channel_of(subscribe_scheduler) is None and (
+                refuse_subscriber_without_controlled(observer, "rxrand.subscribe_on")
+            ):
+                return Disposable()
             down: _Downstream[_T] = _Downstream(observer, subscribe_scheduler)
             hop = _SubscribeOn(down, scheduler)
             down.attach(hop)

@@ -27,10 +27,10 @@ from reactivex.disposable import Disposable
 
 from ..core.buffer import Overflow
 from ..core.channel import CreditLink, demand_channel_of, emit_burst
-from ..core.demand import UNBOUNDED, add_demand
+from ..core.demand import UNBOUNDED, add_demand, refuse_none_error, refuse_none_subscription
 from ..core.fusion import as_items
 from ..sources.integers import EMIT_BURST
-from .controlled import Controlled, ControlledSubscription
+from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["share"]
 
@@ -81,12 +81,18 @@ class _Hub(Generic[_T]):
         #: Items asked of upstream and not yet arrived.
         self.outstanding = 0
         self.pumping = False
+        #: Its last member left, or upstream ended: nobody may join it any more.
+        self.closed = False
 
     # -- members -----------------------------------------------------------------------
 
-    def join(self, member: _Member[_T]) -> None:
+    def join(self, member: _Member[_T]) -> bool:
+        """Add ``member``; False if the hub closed meanwhile (the caller makes a new one)."""
         with self.lock:
+            if self.closed:
+                return False
             self.members.append(member)
+            return True
 
     def leave(self, member: _Member[_T]) -> None:
         with self.lock:
@@ -96,7 +102,9 @@ class _Hub(Generic[_T]):
             upstream = self.upstream if last else None
             if last:
                 self.upstream = None
-                self.share._hub = None
+                self.closed = True
+        if last:
+            self.share.forget_hub(self)  # after our lock: the share's is taken first elsewhere
         if upstream is not None:
             upstream.cancel()
         elif not last:
@@ -120,7 +128,13 @@ class _Hub(Generic[_T]):
     # -- upstream: a bulk subscriber of controlled() ----------------------------------------
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
-        self.upstream = subscription
+        refuse_none_subscription(subscription)
+        with self.lock:
+            second = self.upstream is not None
+            if not second:
+                self.upstream = subscription
+        if second:
+            subscription.cancel()  # rule 2.5: one upstream subscription
 
     def on_next(self, value: _T) -> None:
         self.on_next_batch([value])
@@ -138,6 +152,7 @@ class _Hub(Generic[_T]):
         self.pump()
 
     def on_error(self, error: Exception) -> None:
+        refuse_none_error(error)
         for member in self._end():
             member.observer.on_error(error)
 
@@ -149,8 +164,8 @@ class _Hub(Generic[_T]):
         with self.lock:
             members, self.members = self.members, []
             self.upstream = None
-            if self.share._hub is self:
-                self.share._hub = None
+            self.closed = True
+        self.share.forget_hub(self)
         for member in members:
             member.gone = True
             link, member.link = member.link, None
@@ -167,19 +182,39 @@ class _Shared(Observable[_T]):
         self._hub: _Hub[_T] | None = None
         self._lock = threading.Lock()
 
+    def forget_hub(self, hub: _Hub[_T]) -> None:
+        """``hub`` is over (its last member left, or upstream ended): the next subscriber
+        connects anew, as ``share()`` does after the last one left."""
+        with self._lock:
+            if self._hub is hub:
+                self._hub = None
+
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        with self._lock:
-            hub = self._hub
-            first = hub is None
-            if hub is None:
-                hub = self._hub = _Hub(self)
-        member = _Member(hub, observer)
+        if demand_channel_of(scheduler) is None and refuse_subscriber_without_controlled(
+            observer, "rxrand.share"
+        ):
+            return Disposable()
         channel = demand_channel_of(scheduler)
-        if channel is None:
-            member.credit = UNBOUNDED
-        hub.join(member)
+        with self._lock:
+            # Joined under the share's lock: a hub whose last member just left (closed,
+            # not yet forgotten) is replaced, never joined.
+            hub = self._hub
+            first = hub is None or hub.closed
+            if first:
+                hub = self._hub = _Hub(self)
+            assert hub is not None
+            member = _Member(hub, observer)
+            if channel is None:
+                member.credit = UNBOUNDED
+            if not hub.join(member):
+                hub = self._hub = _Hub(self)
+                first = True
+                member = _Member(hub, observer)
+                if channel is None:
+                    member.credit = UNBOUNDED
+                hub.join(member)
         if channel is not None:
             member.link = channel.attach(member)
         if first:

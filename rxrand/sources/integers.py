@@ -46,10 +46,11 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Integers are generated this many at a time (one numpy call), or fewer when
-#: the count has fewer left. It bounds what is generated ahead of demand: at
-#: most one chunk per subscription.
 CHUNK_SIZE: Final = 8192
+"""Integers are generated this many at a time (one numpy call), or fewer when fewer are left.
+
+It bounds what is generated ahead of demand: at most one chunk per subscription.
+"""
 
 #: Most items one burst emits. Kept at 256 on purpose: CPython caches the ints
 #: up to 256, so counting a burst allocates nothing.
@@ -111,6 +112,7 @@ class PullEmitter(Generic[_T]):
         "_stopped",
         "done",
         "failure",
+        "finite",
     )
 
     def __init__(self, observer: abc.ObserverBase[_T]) -> None:
@@ -122,6 +124,8 @@ class PullEmitter(Generic[_T]):
         self._pushing = SerialDisposable()
         self.done = False
         self.failure: Exception | None = None
+        #: Set by a subclass that knows its stream ends (see CreditLink.finite).
+        self.finite = False
 
     def next_items(self, n: int) -> list[_T]:
         raise NotImplementedError
@@ -136,7 +140,7 @@ class PullEmitter(Generic[_T]):
             if self.done:
                 self._complete()  # rule 1.5: an empty stream completes without demand
                 return stop
-            link = self._link = channel.attach(self)
+            link = self._link = channel.attach(self, finite=self.finite)
             link.start()
             return stop
         target = scheduler or CurrentThreadScheduler.singleton()
@@ -350,6 +354,11 @@ class IntegerChunks:
         self._pos = 0
 
     @property
+    def finite(self) -> bool:
+        """Whether the sequence has a count (it ends)."""
+        return self._left is not None
+
+    @property
     def exhausted(self) -> bool:
         """Every integer of a finite count has been read."""
         return self._left == 0 and self._pos == len(self._array)
@@ -426,6 +435,7 @@ class _IntegerEmitter(PullEmitter[int]):
         super().__init__(observer)
         self._chunks = chunks
         self.done = chunks.exhausted
+        self.finite = chunks.finite
 
     def stop(self) -> None:
         super().stop()
@@ -592,6 +602,7 @@ class _IterableEmitter(PullEmitter[_T]):
         # A sized iterable says it is empty without being read (rule 1.5: an
         # empty stream completes without demand); a generator cannot.
         self.done = isinstance(iterable, Sized) and len(iterable) == 0
+        self.finite = isinstance(iterable, Sized)
         self._iterator: Iterator[_T] = iter(iterable)
         self._ahead: Any = _NOTHING
 
@@ -646,6 +657,12 @@ def from_iterable(iterable: Iterable[_T]) -> FromIterable[_T]:
     ``__iter__`` makes a new generator for a cold, replayable source). An
     empty sized iterable completes without demand; an empty generator
     completes at the first request, since only running it can tell.
+
+    A sized iterable (a list, a range) is known to end: a stage that swallows
+    its whole input (``count``, ``to_list``, ``last``...) is given all of it,
+    and completes under ``request(1)``. A generator's end is unknown: such a
+    stage parks it at demand + capacity, as for an endless source (wrap a
+    generator of known length in a sized object, or request more).
 
     ::
 

@@ -15,18 +15,36 @@ Throughput modes run in their own process so the harness's GIL is not in the way
 
 Each prints one JSON object on stdout. The harness imports the module for the light,
 in-process sessions (readiness probes, aborted clients, the soak).
+
+**The receiving side, side by side** (issue 18): how fast ``rxrand-client`` writes COUNT
+integers to a file, against a bare ``recv_into``-to-file loop (:data:`BARE_READER`: no checks)
+and ``nc > file`` when nc is installed, all against one ``examples/tcp_server.py``, in
+interleaved rounds (the order rotating by one per round). Each figure is a whole process's
+wall time, start-up included, as a user would time it; every output file is checked
+(line count) after its run, outside the timing::
+
+    python tests/benchmarks/bench_client.py compare --count 30000000 --rounds 5
+
+It prints the medians and the ratio bare/client (median of per-round ratios, [min-max]).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import selectors
+import shutil
 import socket
+import statistics
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -351,19 +369,179 @@ def send_raw(host: str, port: int, payload: bytes, timeout: float = 10.0) -> tup
     return bytes(out), "line"
 
 
+#: The floor, as its own small program (no numpy, no rxrand: only what a bare loop needs):
+#: read the prompt, send the count, then ``recv_into`` one reused 1 MiB buffer and write
+#: it out. No checks at all (the harness counts the lines afterwards); the prompt is not
+#: written, so the file holds the ``\r\n`` lines as received.
+BARE_READER = """
+import socket, sys
+host, port, count, output = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+with socket.create_connection((host, port)) as sock, open(output, "wb") as out:
+    greeting = b""
+    while not greeting.endswith(b"\\n"):
+        greeting += sock.recv(1)
+    sock.sendall(b"%d\\r\\n" % count)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    while n := sock.recv_into(buf):
+        out.write(view[:n])
+"""
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _lines_in(path: str) -> int:
+    lines = 0
+    with open(path, "rb") as data:
+        while block := data.read(BUFSIZE):
+            lines += block.count(b"\n")
+    return lines
+
+
+def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
+    """rxrand-client, the bare reader and ``nc > file`` against one examples/tcp_server.py."""
+    python = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    port = _free_port()
+    server = subprocess.Popen(
+        [python, str(ROOT / "examples" / "tcp_server.py"), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workdir = tempfile.mkdtemp(prefix="bench_client_")
+    out = os.path.join(workdir, "out")
+    client_options = ["--quiet", "--port", str(port), "--output", out]
+    commands: dict[str, tuple[list[str], str | None, int]] = {
+        "rxrand-client": (
+            [python, str(ROOT / "examples" / "tcp_client.py"), str(count), *client_options],
+            None,
+            count,
+        ),
+        "bare": (
+            [python, "-c", BARE_READER, "127.0.0.1", str(port), str(count), out],
+            None,
+            count,
+        ),
+    }
+    if shutil.which("nc"):
+        # -N: half-close after the count (the server still sends every integer).
+        commands["nc"] = (["nc", "-N", "127.0.0.1", str(port)], out, count + 1)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    problems: list[str] = []
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                open_session("127.0.0.1", port).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        names = list(commands)
+        for round_ in range(rounds):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                argv, stdout_path, lines = commands[name]
+                with contextlib.ExitStack() as stack:
+                    stdout = (
+                        stack.enter_context(open(stdout_path, "wb"))
+                        if stdout_path
+                        else subprocess.DEVNULL
+                    )
+                    started = time.perf_counter()
+                    done = subprocess.run(
+                        argv,
+                        input=b"%d\n" % count,
+                        stdout=stdout,
+                        stderr=subprocess.PIPE,
+                        env=env,
+                        timeout=timeout,
+                        check=False,
+                    )
+                    elapsed = time.perf_counter() - started
+                got = _lines_in(out)
+                if done.returncode != 0 or got != lines:
+                    problems.append(
+                        f"{name} round {round_}: exit {done.returncode}, {got} lines, "
+                        f"{done.stderr[-200:]!r}"
+                    )
+                times[name].append(elapsed)
+                os.unlink(out)
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    ratios = [b / c for b, c in zip(times["bare"], times["rxrand-client"], strict=True)]
+    result: dict[str, Any] = {
+        "ok": not problems,
+        "count": count,
+        "rounds": rounds,
+        "seconds": times,
+        "median_s": medians,
+        "median_rate": {name: count / value for name, value in medians.items()},
+        "ratio_client_to_bare": {
+            "median": statistics.median(ratios),
+            "min": min(ratios),
+            "max": max(ratios),
+        },
+        "problems": problems,
+    }
+    if "nc" in times:
+        to_nc = [n / c for n, c in zip(times["nc"], times["rxrand-client"], strict=True)]
+        result["ratio_client_to_nc"] = {
+            "median": statistics.median(to_nc),
+            "min": min(to_nc),
+            "max": max(to_nc),
+        }
+    return result
+
+
+def _report(result: dict[str, Any]) -> str:
+    lines = [f"{result['count']:,} integers to a file, {result['rounds']} interleaved rounds"]
+    lines.append("| reader | median s | M integers/s | all rounds (s) |")
+    lines.append("|---|---:|---:|---|")
+    for name, median in result["median_s"].items():
+        shown = ", ".join(f"{value:.2f}" for value in result["seconds"][name])
+        rate = result["median_rate"][name] / 1e6
+        lines.append(f"| {name} | {median:.3f} | {rate:.1f} | {shown} |")
+    for key in ("ratio_client_to_bare", "ratio_client_to_nc"):
+        if key in result:
+            ratio = result[key]
+            lines.append(
+                f"{key}: {ratio['median']:.2f}x [{ratio['min']:.2f}-{ratio['max']:.2f}]"
+                " (speed, per-round)"
+            )
+    if result["problems"]:
+        lines.append("problems: " + "; ".join(result["problems"]))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="measuring client for bench_server.py")
-    parser.add_argument("mode", choices=["fast", "many", "slow"])
+    parser.add_argument("mode", choices=["fast", "many", "slow", "compare"])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="the server's (not for compare)")
     parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--rounds", type=int, default=5, help="compare: interleaved rounds")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--rate", type=float, default=200_000, help="slow: bytes per second")
     parser.add_argument("--seconds", type=float, default=15.0, help="slow: how long to read")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--no-verify", action="store_true", help="only count lines")
     args = parser.parse_args(argv)
-    if args.mode == "fast":
+    if args.mode == "compare":
+        result = compare(args.count, args.rounds, args.timeout)
+        print(_report(result), file=sys.stderr)
+    elif args.mode == "fast":
         result = fast(args.host, args.port, args.count, args.timeout, not args.no_verify)
     elif args.mode == "many":
         result = many(

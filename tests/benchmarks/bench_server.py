@@ -12,8 +12,10 @@ project started from), ``asyncio`` (servers/asyncio_streams.py), ``rxrand`` and
 ``rxrand-per-item`` (examples/tcp_server.py, when it exists / has ``--per-item``),
 ``rxrand-2w`` (``--workers 2``: two processes on one port), ``rxrand-uvloop`` (``--loop
 uvloop``, when uvloop is installed),
-``ceiling`` (servers/ceiling.py, the fastest plain Python we know) and ``blast``
-(servers/blast.py, replays a precomputed buffer: the measuring client's own limit).
+``ceiling`` and ``raw_sendall``: the project's reference servers, taken as they are from
+``../shared/anchors/`` beside the checkout (``--anchors DIR`` to point elsewhere; never a
+copy of our own): ``ceiling.py`` is the fastest plain-Python server for the protocol that we
+know, ``raw_sendall.py`` replays a precomputed buffer (the socket and client limit).
 
 Every round starts each server afresh and then runs each figure (slow reader, fast client,
 100 clients, aborted client) over all servers, the order rotating by one per round
@@ -70,6 +72,8 @@ HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 RESULTS = HERE / "results"
+#: The reference servers, beside the checkout (set by --anchors).
+ANCHORS = REPO.parent / "shared" / "anchors"
 CLIENT = HERE / "bench_client.py"
 RXRAND_SERVER = REPO / "examples" / "tcp_server.py"
 HUGE = 1_000_000_000
@@ -86,6 +90,9 @@ class Config:
     rounds: int
     fast_seconds: float
     fast_cap: int
+    #: One fixed N for every server's fast figure (the anchors' method), instead of N sized
+    #: per server from the calibration; None: sized.
+    fast_count: int | None
     calibration_count: int
     clients: int
     per_client_cap: int
@@ -104,6 +111,7 @@ class Config:
             rounds=args.rounds if args.rounds is not None else 3,
             fast_seconds=args.fast_seconds or (1.0 if quick else 5.0),
             fast_cap=2_000_000 if quick else 20_000_000,
+            fast_count=args.fast_count,
             calibration_count=50_000 if quick else 200_000,
             clients=100,
             per_client_cap=args.many_count or (10_000 if quick else 100_000),
@@ -125,6 +133,8 @@ class ServerSpec:
     argv: tuple[str, ...]
     cwd: Path
     about: str
+    #: The anchors take ``PORT [--host H]``; ours take ``--host H --port P``.
+    positional_port: bool = False
 
 
 def _python() -> str:
@@ -201,20 +211,15 @@ def discover_servers(notes: list[str]) -> list[ServerSpec]:
                 notes.append("rxrand-uvloop skipped: uvloop is not installed")
     else:
         notes.append("rxrand skipped: examples/tcp_server.py does not exist yet")
-    specs += [
-        ServerSpec(
-            "ceiling",
-            (_python(), str(servers / "ceiling.py")),
-            REPO,
-            "selectors + numpy take/translate formatting, large sends",
-        ),
-        ServerSpec(
-            "blast",
-            (_python(), str(servers / "blast.py")),
-            REPO,
-            "replays a precomputed buffer (client limit)",
-        ),
-    ]
+    for name, about in (
+        ("ceiling", "anchors/ceiling.py: epoll + numpy take/translate, one 16k chunk in flight"),
+        ("raw_sendall", "anchors/raw_sendall.py: sendall of a precomputed buffer (the limit)"),
+    ):
+        script = ANCHORS / f"{name}.py"
+        if script.exists():
+            specs.append(ServerSpec(name, (_python(), str(script)), REPO, about, True))
+        else:
+            notes.append(f"{name} skipped: {script} not found (--anchors DIR)")
     return specs
 
 
@@ -277,7 +282,9 @@ class ServerProcess:
         self.log = logdir / f"{spec.name}-{self.port}.stderr"
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(
-                [*spec.argv, "--host", HOST, "--port", str(self.port)],
+                [*spec.argv, str(self.port), "--host", HOST]
+                if spec.positional_port
+                else [*spec.argv, "--host", HOST, "--port", str(self.port)],
                 cwd=spec.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -408,7 +415,7 @@ def nice_count(x: float, lo: int, hi: int) -> int:
 
 
 def measure_fast(server: ServerProcess, count: int, cfg: Config) -> Json:
-    timeout = max(30.0, 6 * cfg.fast_seconds)
+    timeout = max(30.0, 6 * cfg.fast_seconds, count / 2e6)
     args = ["--count", str(count)] + ([] if cfg.verify else ["--no-verify"])
     cpu0, busy0 = server.cpu(), _busy_cpu()
     result = run_client("fast", server.port, timeout, *args)
@@ -638,7 +645,9 @@ def calibrate(run: Run, procs: dict[str, ServerProcess]) -> None:
         res = measure_fast(p, cfg.calibration_count, cfg)
         run.calibration[name] = res
         rate = res.get("rate") or cfg.calibration_count / 10
-        run.n_fast[name] = nice_count(rate * cfg.fast_seconds, cfg.calibration_count, cfg.fast_cap)
+        run.n_fast[name] = cfg.fast_count or nice_count(
+            rate * cfg.fast_seconds, cfg.calibration_count, cfg.fast_cap
+        )
         per = rate * cfg.many_seconds / cfg.clients
         run.per_client[name] = nice_count(per, 1000, cfg.per_client_cap)
         log(
@@ -1148,6 +1157,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="most integers per client in the 100-client figure (default 100,000; more "
         "gives longer, steadier measurements, e.g. for --workers)",
     )
+    p.add_argument(
+        "--fast-count",
+        type=int,
+        default=None,
+        help="one N for every server's fast figure (e.g. 250000000, as the anchors' README)",
+    )
+    p.add_argument(
+        "--anchors",
+        type=Path,
+        default=None,
+        help="folder of the reference servers (default: ../shared/anchors beside the checkout)",
+    )
     p.add_argument("--slow-seconds", type=float, default=None)
     p.add_argument(
         "--slow-serial", action="store_true", help="run the slow readers one server at a time"
@@ -1166,7 +1187,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global ANCHORS
     args = parse_args(argv)
+    if args.anchors is not None:
+        ANCHORS = args.anchors.resolve()
 
     def on_term(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,11 +17,13 @@ from typing import Any
 
 import pytest
 import reactivex.operators as ops
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reactivex import Observable
 
 from rxrand import ConnectionLost, LineTooLongError, controlled, random_integers, socket_lines
-from rxrand.cli.client import TICK, ClientError, IntegerStreamChecker, fetch
-from rxrand.net import KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDOW_BYTES
+from rxrand.cli.client import TICK, ClientError, IntegerStreamChecker, fetch, main
+from rxrand.net import BULK_RECV_BYTES, KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDOW_BYTES
 from rxrand.sources import CHUNK_SIZE, RandomIntegers
 from rxrand.testing import RecordingSubscriber
 
@@ -70,6 +73,54 @@ def test_checker_cut_short_and_bad_greeting() -> None:
         ClientError, match=r"^cut short: the connection closed after 2 of 5 integers$"
     ):
         checker.closed()
+
+
+_odd_lines = st.sampled_from(
+    [b"", b"0", b"00", b"010", b"7", b"10000", b"10001", b"99999", b"000000", b"123456", b"1\r2"]
+)
+_lines = st.one_of(
+    st.integers(0, 10_000).map(lambda value: b"%d" % value), _odd_lines, st.binary(max_size=6)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(st.tuples(_lines, st.sampled_from([b"\r\n", b"\n"])), min_size=1, max_size=40),
+    mixed=st.booleans(),
+    limit=st.integers(1, 60),
+)
+def test_checker_block_agrees_with_values_line_by_line(
+    lines: list[tuple[bytes, bytes]], mixed: bool, limit: int
+) -> None:
+    """The bulk path's vectorised checks say what the per-line checks say, byte for byte."""
+    ending = lines[0][1]
+    data = b"".join(line + (end if mixed else ending) for line, end in lines)
+    count = data.count(b"\n")
+    pieces = data.split(b"\n")[:-1]
+    reference = IntegerStreamChecker(limit)
+    reference.prompt(PROMPT.rstrip(b"\r\n"))
+    bulk = IntegerStreamChecker(limit)
+    bulk.prompt(PROMPT.rstrip(b"\r\n"))
+    try:
+        values = reference.values([piece.removesuffix(b"\r") for piece in pieces])
+    except ClientError as error:
+        with pytest.raises(ClientError, match=f"^{re.escape(str(error))}$"):
+            bulk.block(data, count, parse=True)
+        return
+    assert bulk.block(data, count, parse=True) == (
+        b"".join(b"%d\n" % value for value in values),
+        values,
+    )
+    assert bulk.received == reference.received
+
+
+def test_checker_block_fast_path_output() -> None:
+    checker = IntegerStreamChecker(6)
+    checker.prompt(PROMPT.rstrip(b"\r\n"))
+    assert checker.block(b"0\r\n10000\r\n42\r\n", 3) == (b"0\n10000\n42\n", [])
+    assert checker.block(b"7\n8\n9\n", 3, parse=True) == (b"7\n8\n9\n", [7, 8, 9])
+    with pytest.raises(ClientError, match=r"^more than the 6 integers asked for$"):
+        checker.block(b"1\n", 1)
 
 
 # -- socket_lines ------------------------------------------------------------------------------
@@ -257,6 +308,12 @@ def fake_server(reply: bytes) -> Iterator[int]:
         (b"1\r\n2x\r\n3\r\n", r"^malformed line 2: 2x$"),
         (b"1\r\n2\r\n3\r\n4\r\n", r"^more than the 3 integers asked for$"),
         (b"1\r\n" + b"7" * 2000, r"^malformed line 2: the peer sent a line longer than 1024"),
+        # Issue 18, item 2: "33" may be the start of "3301" (the truncation rule).
+        (
+            b"11\r\n22\r\n33",
+            r"^cut short: the connection closed inside line 3 \(33 without its line end\)$",
+        ),
+        (b"11\n22\n33\r", r"^cut short: the connection closed inside line 3 "),
     ],
 )
 def test_client_fails_with_a_reason(reply: bytes, reason: str) -> None:
@@ -335,9 +392,9 @@ def test_client_rate_limits_consumption_through_demand(
     stop.set()
     thread.join(10)
     # The window: one chunk not yet encoded; encoded bytes in user space and in the
-    # server's kernel; the client's receive buffer and its one recv; one tick of demand.
-    # Each integer line is at least 3 bytes.
-    window = CHUNK_SIZE + (WINDOW_BYTES + KERNEL_BUDGET + rcvbuf + RECV_BYTES) // 3
+    # server's kernel; the client's receive buffer and its one recv (the bulk path's);
+    # one tick of demand. Each integer line is at least 3 bytes.
+    window = CHUNK_SIZE + (WINDOW_BYTES + KERNEL_BUDGET + rcvbuf + BULK_RECV_BYTES) // 3
     window += int(1000 * TICK)
     assert 1500 <= consumed[0] <= 2500
     assert generated - consumed[0] <= window, (generated, consumed[0], window)
@@ -368,3 +425,86 @@ def test_client_progress_bar_only_on_a_terminal(
 
     assert b"%|" in stderr_on_a_terminal()
     assert stderr_on_a_terminal("--quiet") == b""
+
+
+@contextlib.contextmanager
+def silent_server(prompt: bool) -> Iterator[int]:
+    """A server that sends the prompt (or not), then nothing, until the client goes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            if prompt:
+                conn.sendall(PROMPT)
+            conn.settimeout(10)
+            with contextlib.suppress(OSError):
+                while conn.recv(100):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(15)
+        listener.close()
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+def test_client_times_out_when_the_server_sends_nothing(prompt: bool) -> None:
+    """Issue 18, item 3: no byte for --timeout seconds while integers are owed: a reason."""
+    started = time.monotonic()
+    with (
+        silent_server(prompt) as port,
+        pytest.raises(ClientError, match=r"^timed out: nothing from the server for 0.3 s$"),
+    ):
+        run_fetch(port, 3, timeout=0.3)
+    assert time.monotonic() - started < 5
+
+
+def test_client_rate_pauses_are_not_silence(make_server: Callable[..., RunningServer]) -> None:
+    """With --rate the server owes nothing between ticks: a short timeout does not fire."""
+    server = make_server(seed=1)
+    assert len(run_fetch(server.port, 30, rate=50, timeout=0.2)) == 30
+
+
+def test_client_cli_timeout_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18, items 3 and 4: --timeout exits 1 with one line; --help names the extra."""
+    command = [sys.executable, str(ROOT / "examples" / "tcp_client.py")]
+    with silent_server(True) as port:
+        done = subprocess.run(
+            [*command, "5", "--port", str(port), "--timeout", "0.3"],
+            capture_output=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [
+        "tcp_client.py: timed out: nothing from the server for 0.3 s"
+    ]
+    with pytest.raises(SystemExit):
+        main(["--help"], prog="rxrand-client")
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "pip install 'rxrand[client]'" in shown
+    assert "--timeout SECONDS" in shown
+    assert "(default: 30)" in shown
+
+
+def test_client_cli_closed_pipe_ends_quietly(make_server: Callable[..., RunningServer]) -> None:
+    """Issue 18, item 4: ``tcp_client.py 1000000 | head -3`` ends quietly (141, like seq)."""
+    server = make_server(seed=1)
+    command = [sys.executable, str(ROOT / "examples" / "tcp_client.py"), "1000000"]
+    process = subprocess.Popen(
+        [*command, "--port", str(server.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    head = [process.stdout.readline() for _ in range(3)]
+    process.stdout.close()
+    try:
+        status = process.wait(60)
+    finally:
+        process.kill()
+    assert head == [b"4732\n", b"5118\n", b"7552\n"]
+    assert (status, process.stderr.read()) == (141, b"")
+    process.stderr.close()

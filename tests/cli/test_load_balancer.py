@@ -146,9 +146,9 @@ def test_load_balancer_spreads_clients_and_streams_pass_through_exactly(
 
 
 @pytest.mark.parametrize("name", ["haproxy.cfg", "nginx.conf"])
-def test_load_balancer_readme_shows_the_example_config_as_shipped(name: str) -> None:
+def test_load_balancer_deployment_page_shows_the_example_config_as_shipped(name: str) -> None:
     lines = (EXAMPLES / name).read_text().splitlines()
     while lines[0].startswith("#"):
-        lines.pop(0)  # the header comment says how to check it; the README says so too
-    readme = (EXAMPLES.parent.parent / "README.md").read_text()
-    assert "\n".join(lines) in readme
+        lines.pop(0)  # the header comment says how to check it; the page says so too
+    page = (EXAMPLES.parent.parent / "docs" / "deployment.md").read_text()
+    assert "\n".join(lines) in page

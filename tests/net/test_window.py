@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rxrand.net import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
-from rxrand.net.window import OPEN_AFTER
+from rxrand.net.window import OPEN_AFTER, OPEN_BUDGET, WIDEN_AFTER
 
 
 def test_window_asks_for_a_window_of_items_by_the_largest_size_seen() -> None:
@@ -83,3 +83,46 @@ def test_window_drained_or_open_never_asks_beyond_a_budget_smaller_than_the_wind
     window = KernelWindow(window_bytes=1000, kernel_budget=500)
     window.saw_item_size(10)
     assert {window.items_to_request(0, 0) for _ in range(2 * OPEN_AFTER)} == {50}
+
+
+def test_window_widens_by_doubling_after_each_few_budgets_then_stays_at_the_open_budget() -> None:
+    window = KernelWindow()
+    window.saw_item_size(8)
+    budgets = [window.items_to_request(0, 0) * 8 for _ in range(OPEN_AFTER + 3 * WIDEN_AFTER + 4)]
+    first = WINDOW_BYTES * 3 // 2
+    assert budgets[: OPEN_AFTER - 1] == [WINDOW_BYTES] * (OPEN_AFTER - 1)
+    # Each level is held for WIDEN_AFTER drained requests, then doubles.
+    levels = budgets[OPEN_AFTER - 1 :]
+    assert levels[:WIDEN_AFTER] == [first] * WIDEN_AFTER
+    assert levels[WIDEN_AFTER : 2 * WIDEN_AFTER] == [2 * first] * WIDEN_AFTER
+    assert set(levels[2 * WIDEN_AFTER :]) == {OPEN_BUDGET}
+    # The kernel takes a whole request in one send: the mark is the budget less a window.
+    assert window.lowat == OPEN_BUDGET - WINDOW_BYTES
+
+
+def test_window_wide_then_held_back_closes_and_waits_for_the_closed_mark() -> None:
+    window = KernelWindow()
+    for _ in range(OPEN_AFTER + 2 * WIDEN_AFTER):
+        window.items_to_request(0, 0)
+    assert window.lowat > NOTSENT_LOWAT
+    unsent = KERNEL_BUDGET + 1000  # a wide window's bytes, not yet taken
+    assert window.items_to_request(unsent, 0) == 0
+    assert window.lowat == NOTSENT_LOWAT
+    assert window.kernel_full(unsent)  # so the writer waits for the closed mark
+    assert window.items_to_request(0, 0) == WINDOW_BYTES // 8  # and earns it again
+
+
+def test_window_slow_start_a_receive_buffer_filling_up_does_not_widen_it() -> None:
+    # A new connection's receive buffer takes ~2 windows before a slow reader pushes back:
+    # the drained requests meanwhile open the window, but do not widen it.
+    window = KernelWindow()
+    for _ in range(OPEN_AFTER + 1):
+        window.items_to_request(0, 0)
+    assert window.lowat == NOTSENT_LOWAT  # open at 1.5 windows: the closed mark still
+    assert window.items_to_request(NOTSENT_LOWAT - 1, 0) * 8 <= KERNEL_BUDGET
+
+
+def test_window_custom_budget_is_never_exceeded_while_open() -> None:
+    window = KernelWindow(window_bytes=1000, kernel_budget=1200)
+    window.saw_item_size(10)
+    assert {window.items_to_request(0, 0) for _ in range(50)} <= {100, 120}

@@ -15,6 +15,7 @@ import reactivex.operators as ops
 from reactivex.scheduler import NewThreadScheduler
 
 from rxrand import (
+    BufferOverflowError,
     controlled,
     from_async_iterable,
     from_iterable,
@@ -179,6 +180,33 @@ def test_to_async_iterable_raises_the_error_after_the_items(run: Any) -> None:
         return values
 
     assert run(main) == [1, 2]
+
+
+def test_to_async_iterable_overflow_names_the_options_it_has(run: Any) -> None:
+    async def main() -> None:
+        with pytest.raises(
+            BufferOverflowError,
+            match=(
+                r"^buffer overflow: the source pushed more than capacity=1024 items beyond "
+                r"demand; to_async_iterable\(\) put the source under controlled\(\) with the "
+                r"default capacity: pass a pull source such as rxrand\.from_iterable\(\.\.\.\) "
+                r"instead, or put the source under controlled\(capacity=\.\.\., "
+                r"overflow=\.\.\.\) yourself and pass that$"
+            ),
+        ):
+            async for _ in to_async_iterable(reactivex.range(100_000)):
+                pass
+
+    run(main)
+
+
+def test_to_async_iterable_overflow_of_a_controlled_publisher_keeps_its_message(run: Any) -> None:
+    async def main() -> None:
+        with pytest.raises(BufferOverflowError, match=r"rxrand\.random_integers"):
+            async for _ in to_async_iterable(reactivex.range(100_000).pipe(controlled())):
+                pass
+
+    run(main)
 
 
 def test_to_async_iterable_items_from_another_thread(run: Any) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import reactivex
 import reactivex.operators as ops
+from reactivex.scheduler import ThreadPoolScheduler
 from reactivex.subject import Subject
 
 from rxrand import (
@@ -19,6 +22,7 @@ from rxrand import (
     ControlledSubscription,
     Overflow,
     controlled,
+    from_iterable,
     random_integers,
 )
 from rxrand.sources import CHUNK_SIZE
@@ -399,6 +403,82 @@ def test_controlled_overflow_error_names_the_capacity() -> None:
     assert isinstance(error, BufferOverflowError)
     assert error.capacity == 3
     assert not subject.observers  # upstream was cancelled
+
+
+def test_controlled_overflow_of_a_push_source_says_to_use_a_pull_source() -> None:
+    probe = RecordingSubscriber[int](initial=1)
+    reactivex.range(10**6).pipe(controlled()).subscribe(probe)
+    [error] = probe.errors
+    with pytest.raises(
+        BufferOverflowError,
+        match=(
+            r"^buffer overflow: the source pushed more than capacity=1024 items beyond demand; "
+            r"it pushes whatever the demand \(reactivex\.range, reactivex\.from_iterable, "
+            r"a Subject\): generate on demand with a pull source such as "
+            r"rxrand\.from_iterable\(\.\.\.\) or rxrand\.random_integers\(\.\.\.\) instead, "
+            r"or request more, or pass controlled\(capacity=\.\.\.\) or another Overflow$"
+        ),
+    ):
+        raise error
+
+
+class _Endless:
+    """An endless iterable that counts what was read from it."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            self.read += 1
+            yield self.read
+
+
+_AFTER_CONTROLLED = (
+    r"^RecordingSubscriber is a Reactive Streams subscriber \(it has on_subscribe\), "
+    r"subscribed through reactivex operators placed after controlled\(\): they drop the "
+    r"subscription and would feed it unbounded items; put the operators before "
+    r"controlled\(\), e\.g\. source\.pipe\(ops\.map\(f\), controlled\(\)\)"
+    r"\.subscribe\(subscriber\)$"
+)
+
+
+def test_controlled_subscriber_behind_operators_after_controlled_is_told_where_they_go() -> None:
+    probe = RecordingSubscriber[str](initial=2)
+    random_integers(20).pipe(controlled(), ops.map(str)).subscribe(probe)
+    assert probe.values == []
+    [error] = probe.errors
+    with pytest.raises(TypeError, match=_AFTER_CONTROLLED):
+        raise error
+
+
+def test_controlled_subscriber_behind_a_thread_hop_after_controlled_gets_no_flood() -> None:
+    pool = ThreadPoolScheduler(1)
+    probe = RecordingSubscriber[int](initial=5)
+    generated = _Endless()
+    # Before the fix: subscribe never returned (25,597 items in 3 s for 5 requested).
+    thread = threading.Thread(
+        target=lambda: (
+            from_iterable(generated).pipe(controlled(), ops.observe_on(pool)).subscribe(probe)
+        ),
+        daemon=True,
+    )
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), f"subscribe did not return; {generated.read} generated"
+    deadline = time.monotonic() + 5
+    while not probe.errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert probe.values == []
+    assert generated.read == 0
+    [error] = probe.errors
+    with pytest.raises(TypeError, match=_AFTER_CONTROLLED):
+        raise error
+
+
+def test_controlled_plain_observer_after_operators_after_controlled_still_gets_everything() -> None:
+    got = random_integers(20, seed=1).pipe(controlled(), ops.map(str), ops.to_list()).run()
+    assert len(got) == 20
 
 
 @pytest.mark.parametrize(

@@ -58,3 +58,21 @@ def test_share_subscribes_once_and_cancels_with_the_last() -> None:
     shared.pipe(controlled()).subscribe(third)
     assert source.streams == 2  # a new connection, as share() makes after the last left
     assert len(third.values) == 1
+
+
+def test_share_subscriber_without_controlled_after_it_is_told_to_add_one() -> None:
+    probe = RecordingSubscriber[int](initial=2)
+    random_integers(20).pipe(controlled(), rxrand.share()).subscribe(probe)
+    assert probe.values == []
+    [error] = probe.errors
+    with pytest.raises(
+        TypeError,
+        match=(
+            r"^RecordingSubscriber is a Reactive Streams subscriber \(it has on_subscribe\), "
+            r"subscribed to rxrand\.share\(\) with no controlled\(\) after it: nothing gives "
+            r"it a subscription, and it would get unbounded items; end the chain with "
+            r"controlled\(\), e\.g\. source\.pipe\(rxrand\.share\(\.\.\.\), controlled\(\)\)"
+            r"\.subscribe\(subscriber\)$"
+        ),
+    ):
+        raise error

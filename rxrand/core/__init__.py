@@ -9,6 +9,8 @@ checks it). Sources, operators and the network layer build on these pieces:
   :class:`~rxrand.core.buffer.Overflow` policies;
 * :mod:`rxrand.core.channel`: the :class:`~rxrand.core.channel.DemandChannel` through which a
   request operator grants credit to pull producers upstream of reactivex's operators;
+* :mod:`rxrand.core.ledger`: the :class:`~rxrand.core.ledger.CreditLedger`, what a request
+  operator granted its pull producers and what became of it;
 * :mod:`rxrand.core.fusion`: the bulk protocol (:class:`~rxrand.core.fusion.Fusable`,
   :class:`~rxrand.core.fusion.BulkSubscriber`, and
   :class:`~rxrand.core.fusion.ReadyBatchSource` for batches that arrive on their own) of the
@@ -19,6 +21,7 @@ from .buffer import BoundedBuffer, BufferOverflowError, Overflow
 from .channel import CreditLink, DemandChannel, PullProducer, demand_channel_of, emit_burst
 from .demand import UNBOUNDED, DrainInbox, add_demand, check_request, positive_count
 from .fusion import BatchSource, BulkSubscriber, Fusable, ReadyBatchSource
+from .ledger import CreditLedger
 
 __all__ = [
     "UNBOUNDED",
@@ -26,6 +29,7 @@ __all__ = [
     "BoundedBuffer",
     "BufferOverflowError",
     "BulkSubscriber",
+    "CreditLedger",
     "CreditLink",
     "DemandChannel",
     "DrainInbox",

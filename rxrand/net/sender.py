@@ -1,18 +1,11 @@
-"""The one writer of a socket: a queue of bytes, partial writes, one writer registration.
+"""The one writer of a socket: partial writes, one writer registration, one writer slot.
 
 Everything a connection sends (the prompt, error lines, the stream) goes
 through one :class:`Sender`, so that bytes leave in the order they were
 written and the file descriptor has one writer callback registered with the
-loop at most, never two objects racing to register theirs.
-
-Memory: what the kernel does not take at once is copied into one buffer per
-connection, allocated on the first partial write and reused after (a fresh
-64 KiB ``bytes`` per write cycle fragmented the C heap: RSS crept up by
-~30 KiB per stalled connection). It starts at the smallest of a few sizes
-that holds the tail and only grows, to the next size, when a tail does not
-fit: a stalled slow reader typically leaves ~9 KiB unsent per cycle, so it
-keeps a 16 KiB buffer rather than a whole window's 68 KiB (at most three
-long-lived allocations per connection, so no fragmentation either).
+loop at most, never two objects racing to register theirs. What the kernel
+does not take at once waits in a :class:`~rxrand.net.send_queue.SendQueue`
+(sans I/O: the order, the memory bound, the truncation rule).
 """
 
 from __future__ import annotations
@@ -24,14 +17,9 @@ from collections.abc import Callable
 from typing import Final, final
 
 from .errors import ConnectionLost, translate_os_error
-from .window import WINDOW_BYTES
+from .send_queue import BUFFER_SIZES, SEND_BUFFER_BYTES, SendQueue
 
 __all__ = ["BUFFER_SIZES", "SEND_BUFFER_BYTES", "Sender", "WriterBusyError"]
-
-#: Largest capacity of the per-connection buffer: a window, the longest line, some room.
-SEND_BUFFER_BYTES: Final = WINDOW_BYTES + 4096
-#: The capacities the buffer takes, smallest first; it moves up only when a tail does not fit.
-BUFFER_SIZES: Final = (16 * 1024, 32 * 1024, SEND_BUFFER_BYTES)
 
 _NEWLINE: Final = 0x0A
 
@@ -69,24 +57,18 @@ class Sender:
     """
 
     __slots__ = (
-        "_buffer",
         "_bytes_sent",
         "_closed",
-        "_end",
-        "_extra",
-        "_extra_bytes",
         "_fd",
         "_kernel_full",
         "_line_open",
         "_loop",
-        "_max_held_bytes",
         "_on_lost",
         "_on_ready",
+        "_queue",
         "_registered",
         "_sends",
         "_sock",
-        "_start",
-        "_view",
         "lost",
     )
 
@@ -100,13 +82,7 @@ class Sender:
         self._sock = sock
         self._fd = sock.fileno()
         self._loop = loop or asyncio.get_running_loop()
-        self._buffer: bytearray | None = None
-        self._view: memoryview | None = None
-        self._start = 0
-        self._end = 0
-        # Writes that did not fit the buffer (an item larger than a window).
-        self._extra: list[bytes] = []
-        self._extra_bytes = 0
+        self._queue = SendQueue()
         self._registered = False
         self._closed = False
         # The last byte handed to the kernel was not a line end.
@@ -117,7 +93,6 @@ class Sender:
         self._bytes_sent = 0
         self._sends = 0
         self._kernel_full = 0
-        self._max_held_bytes = 0
 
     @property
     def bytes_sent(self) -> int:
@@ -137,7 +112,7 @@ class Sender:
     @property
     def max_held_bytes(self) -> int:
         """The most bytes held in user space at once."""
-        return self._max_held_bytes
+        return self._queue.max_held
 
     def claim(self, on_ready: Callable[[], None]) -> None:
         """Take the writer slot: ``on_ready`` is called when the socket can take more.
@@ -160,7 +135,7 @@ class Sender:
     @property
     def pending(self) -> int:
         """Bytes written but not yet taken by the kernel."""
-        return self._end - self._start + self._extra_bytes
+        return self._queue.pending
 
     @property
     def closed(self) -> bool:
@@ -170,16 +145,17 @@ class Sender:
         """Send ``data`` after what is queued; True if all of it is in the kernel now."""
         if self._closed or not data:
             return not self._closed and not self.pending
-        if self._end == self._start and not self._extra:
+        queue = self._queue
+        if queue.empty:
             sent = self._send(data)
             if sent < 0:
                 return False
             if sent == len(data):
                 return True
             self._kernel_full += 1
-            self._keep(memoryview(data)[sent:])
+            queue.keep(memoryview(data)[sent:])
         else:
-            self._keep(memoryview(data))
+            queue.keep(data)
         self._wait()
         return False
 
@@ -197,48 +173,20 @@ class Sender:
 
         The truncation rule: a line is either not sent at all or sent whole.
         """
-        if not self._line_open:
-            self._start = self._end = 0
-            self._drop_extra()
-            return
-        buffer = self._buffer
-        if buffer is not None and self._end > self._start:
-            found = buffer.find(b"\n", self._start, self._end)
-            if found >= 0:
-                self._end = found + 1
-                self._drop_extra()
-                return
-        kept: list[bytes] = []
-        for chunk in self._extra:
-            found = chunk.find(b"\n")
-            if found >= 0:
-                kept.append(chunk[: found + 1])
-                break
-            kept.append(chunk)
-        self._extra = kept
-        self._extra_bytes = sum(map(len, kept))
-
-    def _drop_extra(self) -> None:
-        self._extra.clear()
-        self._extra_bytes = 0
+        self._queue.finish_line(self._line_open)
 
     def close(self) -> None:
         """Write nothing more; drop what is queued; unregister. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._start = self._end = 0
-        self._drop_extra()
+        self._queue.release()
         self._on_ready = _nothing
         self._on_lost = _ignore_lost
         if self._registered:
             self._registered = False
             with contextlib.suppress(Exception):
                 self._loop.remove_writer(self._fd)
-        if self._view is not None:
-            self._view.release()
-            self._view = None
-        self._buffer = None
 
     # -- internals -----------------------------------------------------------------
 
@@ -260,47 +208,8 @@ class Sender:
 
     @property
     def capacity(self) -> int:
-        """Bytes the buffer holds now (0 before the first partial write)."""
-        return 0 if self._buffer is None else len(self._buffer)
-
-    def _fits(self, size: int) -> bool:
-        """Whether ``size`` more bytes fit the buffer, after growing it if need be."""
-        queued = self._end - self._start
-        needed = queued + size
-        capacity = self.capacity
-        if needed <= capacity:
-            return True
-        if needed > SEND_BUFFER_BYTES:
-            return False
-        grown = bytearray(next(each for each in BUFFER_SIZES if each >= needed))
-        if queued:
-            assert self._view is not None
-            grown[:queued] = self._view[self._start : self._end]
-        if self._view is not None:
-            self._view.release()
-        self._buffer = grown
-        self._view = memoryview(grown)
-        self._start, self._end = 0, queued
-        return True
-
-    def _keep(self, rest: memoryview) -> None:
-        size = len(rest)
-        if self._extra or not self._fits(size):
-            self._extra.append(bytes(rest))
-            self._extra_bytes += size
-        else:
-            view = self._view
-            assert view is not None
-            if self._end + size > len(view):
-                # Move what is queued to the front: same length, no reallocation.
-                length = self._end - self._start
-                view[:length] = view[self._start : self._end]
-                self._start, self._end = 0, length
-            view[self._end : self._end + size] = rest
-            self._end += size
-        held = self.pending
-        if held > self._max_held_bytes:
-            self._max_held_bytes = held
+        """Bytes the send buffer holds now (0 before the first partial write)."""
+        return self._queue.capacity
 
     def _wait(self) -> None:
         if not self._registered:
@@ -308,52 +217,19 @@ class Sender:
             self._loop.add_writer(self._fd, self._on_writable)
 
     def _on_writable(self) -> None:
-        while self._end > self._start or self._extra:
-            if self._end > self._start:
-                view = self._view
-                assert view is not None
-                sent = self._send(view[self._start : self._end])
-                if sent < 0:
-                    return
-                self._start += sent
-                if self._start < self._end:
-                    self._kernel_full += 1
-                    return  # still registered: wait for the next writable
-                self._start = self._end = 0
-            elif len(self._extra[0]) <= SEND_BUFFER_BYTES:
-                self._refill()
-            else:
-                chunk = self._extra[0]
-                sent = self._send(chunk)
-                if sent < 0:
-                    return
-                self._extra_bytes -= sent
-                if sent < len(chunk):
-                    self._extra[0] = chunk[sent:]
-                    self._kernel_full += 1
-                    return
-                del self._extra[0]
+        queue = self._queue
+        while not queue.empty:
+            data = queue.head()
+            sent = self._send(data)
+            if sent < 0:
+                return
+            queue.consumed(sent)
+            if sent < len(data):
+                self._kernel_full += 1
+                return  # still registered: wait for the next writable
         self._registered = False
         self._loop.remove_writer(self._fd)
         self._on_ready()
-
-    def _refill(self) -> None:
-        """Move queued writes into the (empty) buffer, as many as fit: one send for many."""
-        extra = self._extra
-        fitted = self._fits(len(extra[0]))
-        assert fitted
-        view = self._view
-        assert view is not None
-        end = 0
-        taken = 0
-        while taken < len(extra) and end + len(extra[taken]) <= len(view):
-            chunk = extra[taken]
-            view[end : end + len(chunk)] = chunk
-            end += len(chunk)
-            taken += 1
-        del extra[:taken]
-        self._extra_bytes -= end
-        self._start, self._end = 0, end
 
     def _lose(self, lost: ConnectionLost) -> None:
         self.lost = lost

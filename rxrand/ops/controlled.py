@@ -14,9 +14,9 @@ The pieces, each with one job:
   upstream subscription starts, so that cancel and overflow reach a source
   that emits everything inside ``subscribe`` (what reactivex's
   ``AutoDetachObserver`` does for the same reason);
-* the **credit ledger**: what the drain granted to pull sources through the
-  :class:`~rxrand.core.channel.DemandChannel`, what of it is still in flight, and
-  what vanished on the way.
+* :class:`~rxrand.core.ledger.CreditLedger`: what the drain granted to pull
+  sources through the :class:`~rxrand.core.channel.DemandChannel`, what of it
+  is still in flight, and what vanished on the way (sans I/O, tested alone).
 
 Credit accounting. Pull sources emit against credit, in bursts bracketed by
 their :class:`~rxrand.core.channel.CreditLink`. Items that arrive *on the
@@ -71,6 +71,7 @@ from ..core.demand import (
     sub_demand,
 )
 from ..core.fusion import BatchSource, Fusable
+from ..core.ledger import CreditLedger
 from ..sources.integers import EMIT_BURST
 
 __all__ = [
@@ -180,15 +181,12 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         "_grant_thread",
         "_ignored",
         "_inbox",
-        "_late",
-        "_lifted",
+        "_ledger",
         "_on_batch",
         "_on_completed",
         "_on_error",
         "_on_next",
         "_outer_link",
-        "_outstanding",
-        "_pulled",
         "_terminal",
         "_upstream",
         "_upstream_ended",
@@ -217,6 +215,8 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._capacity = buffer.capacity
         self._grant = max(GRANT, buffer.capacity)
         self._channel = DemandChannel(scheduler, self)
+        # What was granted to pull producers and what became of it (under the inbox lock).
+        self._ledger = CreditLedger(self._channel)
         # Exists before the upstream subscription runs (see the module doc).
         self._upstream = SingleAssignmentDisposable()
         # Rules 2.3/2.4: a publisher upstream (one with its own subscribe) that
@@ -233,11 +233,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         self._connecting = False
         # -- shared, under the inbox lock --
         self._terminal: Exception | _Complete | None = None
-        self._outstanding = 0  # credit granted to pull sources, not yet emitted
         self._burst_link: CreditLink | None = None
-        self._late = False
-        self._lifted = 0  # credit granted past the swallow cap (see _supply)
-        self._pulled = 0
         self._ignored = 0
         # -- the burst slot: written by the thread that holds it --
         self._burst_thread = 0
@@ -300,7 +296,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     @property
     def pulled(self) -> int:
         """Items pull sources emitted against this subscription's credit so far."""
-        return self._pulled
+        return self._ledger.pulled
 
     @property
     def pending(self) -> int:
@@ -408,27 +404,15 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
     def _link_attached(self, link: CreditLink) -> None:
         ident = _get_ident()
         with self._inbox.lock:
-            parent = self._burst_link
-            if parent is not None and self._burst_thread == ident:
-                # Attached inside another producer's burst: a flat_map or
-                # concat_map made an inner source of one of the outer items
-                # (the next one of a concat_map starts when the previous inner
-                # completes, inside its burst). That item did not vanish: it
-                # became this producer. Parented to the outermost source.
-                while parent.parent is not None:
-                    parent = parent.parent
-                link.parent = parent
-                parent.spawns = True
-                if parent.swallowed:
-                    parent.swallowed -= 1
+            bursting = self._burst_link if self._burst_thread == ident else None
+            self._ledger.attached(link, bursting)
             claimed = self._inbox.claim_locked()
         if claimed:
             self._drain()
 
     def _link_detached(self, link: CreditLink) -> None:
         with self._inbox.lock:
-            self._outstanding -= link.credit
-            link.credit = 0
+            self._ledger.detached(link)
             claimed = self._inbox.claim_locked()
         if claimed:
             self._drain()
@@ -455,10 +439,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         claimed = False
         overflow: BufferOverflowError | None = None
         with self._inbox.lock:
-            used = min(emitted, link.credit)
-            link.credit -= used
-            self._outstanding -= used
-            self._pulled += emitted
+            self._ledger.emitted(link, emitted)
             if not bracketed:
                 return
             self._burst_thread = 0
@@ -468,16 +449,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             items = self._burst_items
             if items:
                 self._burst_items = []
-            arrived = direct + len(items) + self._arrived
-            if self._late:
-                # Items arrive late here (a hop): what arrived in this burst
-                # may be old ones. Count exactly; write nothing off.
-                left = link.swallowed + emitted - arrived
-                link.swallowed = left if left > 0 else 0
-            elif arrived:
-                self._write_off(link, arrived)
-            else:
-                link.swallowed += emitted
+            self._ledger.burst_arrived(link, emitted, direct + len(items) + self._arrived)
             if _get_ident() == self._grant_thread:
                 self._grant_budget -= direct
                 self._direct_sent += direct
@@ -515,20 +487,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
         # Credit lifted past the swallow cap to a finite source may come back
         # late through a hop: it was granted, so it has room (bounded by the
         # source's length).
-        return (demand if demand < UNBOUNDED else self._capacity) + self._lifted
-
-    def _write_off(self, link: CreditLink, arrived: int) -> None:
-        """A burst delivered on the spot: what its producer swallowed before is gone.
-
-        Its siblings (the other side of a zip) had items waiting for these:
-        as many as arrived are written off them too. Its ancestors (a
-        flat_map's outer source) are not: their items became producers.
-        Caller holds the lock.
-        """
-        link.swallowed = 0
-        for other in self._channel.links:
-            if other.swallowed and other is not link and not link.descends_from(other):
-                other.swallowed = other.swallowed - arrived if other.swallowed > arrived else 0
+        return (demand if demand < UNBOUNDED else self._capacity) + self._ledger.lifted
 
     def _batches_ready(self) -> None:
         """A :class:`~rxrand.core.fusion.ReadyBatchSource` has items (or its end): run the drain."""
@@ -576,13 +535,9 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
                 if self._ignored > _IGNORED_CANCEL_LIMIT:
                     raise UpstreamIgnoredCancelError
                 return
-            for link in self._channel.links:
-                if link.swallowed:
-                    # A swallowed item came late, outside any burst: the chain
-                    # holds items and delivers them later (a thread hop, a
-                    # delay). From now on nothing swallowed is written off.
-                    link.swallowed -= 1
-                    self._late = True
+            # A swallowed item came late, outside any burst: the chain holds items
+            # and delivers them later (a thread hop, a delay).
+            self._ledger.arrived_outside_bursts()
             overflow = self._offer_locked((value,))
             claimed = self._inbox.claim_locked()
         if overflow is not None:
@@ -665,7 +620,7 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             taken = batches.take(min(demand, FUSED_BATCH))
             got = len(taken)
             with self._inbox.lock:
-                self._pulled += got
+                self._ledger.pulled_in_bulk(got)
             if got:
                 self._deliver(taken)
             if batches.exhausted:
@@ -677,43 +632,17 @@ class ControlledSubscription(abc.DisposableBase, Generic[_T]):
             # socket): it calls _batches_ready when they do; no spinning here.
             return got > 0
         capacity = self._capacity
+        ledger = self._ledger
         with self._inbox.lock:
             if demand >= UNBOUNDED:
-                room = capacity - self._outstanding
+                room = capacity - ledger.outstanding
             else:
                 # Credit comes in grants of up to GRANT (or the capacity, if larger):
                 # every grant costs a plan and a few locks, so not 256 at a time.
-                room = min(demand - self._outstanding - len(self._buffer), self._grant)
+                room = min(demand - ledger.outstanding - len(self._buffer), self._grant)
             if room <= 0:
                 return False
-            # A producer whose items vanish on the way (a zip waiting on
-            # never(), a thread hop's queue) runs at most `capacity` items
-            # ahead of what demand can take; the others keep going.
-            plan = self._channel.plan(room, room + capacity)
-            if (
-                not plan
-                and not self._outstanding
-                and not self._buffer
-                and not self._late
-                and not self._burst_thread
-            ):
-                # Everything granted was swallowed, nothing waits here and
-                # nothing is in flight: a stage that needs its whole input before
-                # it emits (count, reduce, to_list, last...). Reactor's reduce
-                # requests unbounded upstream for this reason. A source that
-                # ends is given more, a round of `capacity` at a time, so that
-                # whatever passes fits the buffer; rxrand holds nothing it
-                # swallowed, and the stage holds at most the source's length. A
-                # source with no known end stays parked: a reducer of an endless
-                # stream never emits, and a zip with never() would queue forever. (A
-                # repeat() of a finite source is endless one finite source at a time: it
-                # runs until cancelled, as Reactor's count of an endless Flux does.)
-                plan = self._channel.plan(capacity, UNBOUNDED, finite_only=True)
-                for _, share in plan:
-                    self._lifted += share
-            for link, share in plan:
-                link.credit += share
-                self._outstanding += share
+            plan = ledger.grant(room, capacity, idle=not self._buffer and not self._burst_thread)
         if not plan:
             return False
         # Items within demand go on the spot: to the subscriber's on_next, or

@@ -56,7 +56,7 @@ OPEN_AFTER: Final = 3
 #: reader keeps up); with the default budget only: a custom budget is never exceeded.
 OPEN_BUDGET: Final = 384 * 1024
 #: Budgets' worth of drained requests an open window takes before it doubles.
-WIDEN_AFTER: Final = 4
+WIDEN_AFTER: Final = 16
 
 
 @final

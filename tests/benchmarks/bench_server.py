@@ -228,7 +228,7 @@ def rxrand_fingerprint() -> str | None:
     if not RXRAND_SERVER.exists():
         return None
     digest = hashlib.sha256()
-    for f in [*sorted((REPO / "rxrand").glob("*.py")), RXRAND_SERVER]:
+    for f in [*sorted((REPO / "rxrand").rglob("*.py")), RXRAND_SERVER]:
         with contextlib.suppress(OSError):
             digest.update(f.name.encode() + f.read_bytes())
     return digest.hexdigest()[:12]

@@ -42,7 +42,8 @@ __all__ = ["SocketObserver", "WriterStats"]
 
 _T = TypeVar("_T")
 
-#: Request-and-write rounds one connection may run per event-loop turn (see ``_cycle``).
+#: Request-and-write rounds one fused-path connection may run per event-loop turn (see
+#: ``_cycle``); one on the per-item path, where a round takes milliseconds.
 ROUNDS_PER_TURN: Final = 4
 
 log = logging.getLogger("rxrand.socket")
@@ -245,6 +246,13 @@ class SocketObserver(Generic[_T]):
         self._sender.claim(self._on_ready)
         # The fused path: integers come as numpy arrays through on_next_batch.
         self._fused = subscription.fused
+        if not self._fused:
+            # Item by item, a wide window is a long loop turn (about 2 ms per 64 KiB of
+            # encoded items): the window stays at most 1.5 windows, and one round per turn.
+            window = self._window
+            self._window = KernelWindow(
+                window.window_bytes, window.kernel_budget, open_budget=window.kernel_budget
+            )
         # The initial window is requested from the loop, once subscribe() has
         # returned and the whole chain is wired. From another thread (a hop
         # before the socket) the loop may be idle: call_soon would neither be
@@ -351,7 +359,7 @@ class SocketObserver(Generic[_T]):
                 return
             if not arrived:
                 return  # what was asked for comes later, through on_next and a new cycle
-            if rounds == ROUNDS_PER_TURN:
+            if rounds == (ROUNDS_PER_TURN if self._fused else 1):
                 self._schedule_cycle()
                 return
             unsent = unsent_bytes(self._sock) if self._kernel_aware else None

@@ -67,7 +67,10 @@ def test_channel_expand_keeps_its_source_pulled() -> None:
     ],
     ids=["switch_map", "flat_map_latest", "switch_map_indexed", "switch_latest"],
 )
-def test_channel_switch_map_delivers_a_large_request(switch: Any) -> None:
+def test_channel_switch_map_delivers_a_large_request(switch: Any, request: Any) -> None:
+    name = request.node.callspec.id
+    if name != "switch_latest" and not hasattr(ops, name):
+        pytest.skip(f"reactivex {reactivex.__version__} has no ops.{name}")
     outer = rxrand.from_iterable(iter(range(10**9)))
     probe = RecordingSubscriber[Any]()
     outer.pipe(switch(lambda _: rxrand.from_iterable((1, 2))), controlled()).subscribe(probe)

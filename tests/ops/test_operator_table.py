@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import reactivex
 
 from tests.composition import ROWS
 from tests.operators import (
@@ -22,7 +23,19 @@ from tests.operators import (
     page,
 )
 
-pytestmark = pytest.mark.timeout(60)
+#: The reactivex the table (and docs/operators.md) was measured on: operators come and go
+#: between releases (switch_map, tap and zip_latest are newer than 4.0), and some change class.
+#: CI's run against the oldest allowed reactivex skips the table; every other run checks it.
+TABLE_REACTIVEX = "6.1.1"
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(
+        reactivex.__version__ != TABLE_REACTIVEX,
+        reason=f"the table is measured on reactivex {TABLE_REACTIVEX}: "
+        "python -m tests.operators --write regenerates it for the installed one",
+    ),
+]
 
 PAGE = Path(__file__).parent.parent.parent / "docs" / "operators.md"
 QUICK = [case.key for case in CASES_LIST if case.key not in SLOW]

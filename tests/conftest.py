@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -100,3 +101,39 @@ def read_exactly(sock: socket.socket, size: int) -> bytes:
 
 def read_prompt(sock: socket.socket) -> None:
     assert read_exactly(sock, len(PROMPT)) == PROMPT
+
+
+# -- helpers shared by the test modules ------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 2.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.001)
+    return bool(condition())
+
+
+@contextlib.contextmanager
+def loop_in_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running on a daemon thread, stopped and closed afterwards."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, function: Callable[[], Any]) -> Any:
+    """Call ``function`` on ``loop``'s thread and return its result."""
+
+    async def run() -> Any:
+        return function()
+
+    return asyncio.run_coroutine_threadsafe(run(), loop).result(10)

@@ -410,7 +410,7 @@ def render(run: dict[str, Any]) -> str:
         f"{run['python']}, reactivex {run['reactivex']}: {run['count']:,} integers through "
         f"map and filter to a consumer that asks {run['batch']} at a time; {run['rounds']} "
         f"interleaved rounds, medians; load average {start[0]:.2f} at start, {end[0]:.2f} at "
-        f"end ({run['cores']} cores); {run['wall_s']:.0f} s; {run['date']}",
+        f"end ({run['cores']} cores); {run['wall_s']:.0f} s.",
         "",
         "| competitor | items | items/s (median) | ns per item | vs reactivex "
         "| per-round ratio, median [min-max] | min-max items/s |",

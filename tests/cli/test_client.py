@@ -27,7 +27,7 @@ from rxrand.net import BULK_RECV_BYTES, KERNEL_BUDGET, PROMPT, RECV_BYTES, WINDO
 from rxrand.sources import CHUNK_SIZE, RandomIntegers
 from rxrand.testing import RecordingSubscriber
 
-from ..conftest import RunningServer
+from ..conftest import RunningServer, loop_in_thread, on_loop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,26 +124,6 @@ def test_checker_block_fast_path_output() -> None:
 
 
 # -- socket_lines ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def loop_in_thread() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield loop
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def on_loop(loop: asyncio.AbstractEventLoop, function: Callable[[], Any]) -> Any:
-    async def run() -> Any:
-        return function()
-
-    return asyncio.run_coroutine_threadsafe(run(), loop).result(10)
 
 
 def settle(loop: asyncio.AbstractEventLoop, rounds: int = 20) -> None:

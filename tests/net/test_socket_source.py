@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -19,36 +17,9 @@ from rxrand import LineTooLongError, controlled, from_async_iterable, socket_lin
 from rxrand.net import LineBlock, UnterminatedLineError
 from rxrand.testing import RecordingSubscriber
 
+from ..conftest import loop_in_thread, on_loop, wait_until
+
 LINES = 6000
-
-
-@contextlib.contextmanager
-def loop_in_thread() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield loop
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def on_loop(loop: asyncio.AbstractEventLoop, function: Callable[[], Any]) -> Any:
-    async def run() -> Any:
-        return function()
-
-    return asyncio.run_coroutine_threadsafe(run(), loop).result(10)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 class BulkRecorder(RecordingSubscriber[bytes]):
@@ -124,7 +95,9 @@ def test_loop_source_never_overflows_under_any_demand(
                 helper.join(10)
             requested += n
             expected = min(requested, LINES)
-            assert wait_for(lambda expected=expected: len(probe.values) >= expected or probe.errors)
+            assert wait_until(
+                lambda expected=expected: len(probe.values) >= expected or probe.errors, 5.0
+            )
             assert not probe.errors, probe.errors
             # Rule 1.1: never more than requested.
             assert len(probe.values) == expected
@@ -139,10 +112,10 @@ def test_socket_lines_large_request_from_the_loop_does_not_overflow() -> None:
     with loop_in_thread() as loop, line_source("socket", 50_000) as source:
         probe = RecordingSubscriber[bytes](initial=10)
         on_loop(loop, lambda: source.pipe(controlled()).subscribe(probe))
-        assert wait_for(lambda: len(probe.values) == 10)
+        assert wait_until(lambda: len(probe.values) == 10, 5.0)
         time.sleep(0.3)
         on_loop(loop, lambda: probe.request(20_000))
-        assert wait_for(lambda: len(probe.values) >= 20_010 or bool(probe.errors))
+        assert wait_until(lambda: len(probe.values) >= 20_010 or bool(probe.errors), 5.0)
         assert not probe.errors, probe.errors
         assert len(probe.values) == 20_010
         on_loop(loop, probe.cancel)
@@ -164,11 +137,11 @@ def test_socket_lines_bulk_batches_are_whole_lines_within_demand() -> None:
         probe = BulkRecorder(initial=10)
         subscription = on_loop(loop, lambda: source.pipe(controlled()).subscribe(probe))
         assert subscription.fused
-        assert wait_for(lambda: len(probe.values) == 10)
+        assert wait_until(lambda: len(probe.values) == 10, 5.0)
         time.sleep(0.02)
         assert len(probe.values) == 10  # rule 1.1, the batch cut at the demand
         on_loop(loop, lambda: probe.request(5000))
-        assert wait_for(lambda: probe.terminated)
+        assert wait_until(lambda: probe.terminated, 5.0)
         probe.expect_completed()
     assert probe.values == [b"%d" % value for value in range(1000)] + [b"7"]
     assert sum(probe.batches) == 1001
@@ -180,7 +153,7 @@ def test_socket_lines_unterminated_last_line_is_a_stream_cut_short(kind: str) ->
     with loop_in_thread() as loop, peer_sends(b"11\r\n22\r\n33") as source:
         probe = recorder(kind, initial=10)
         on_loop(loop, lambda: source.pipe(controlled()).subscribe(probe))
-        assert wait_for(lambda: probe.terminated)
+        assert wait_until(lambda: probe.terminated, 5.0)
     error = probe.expect_error(UnterminatedLineError, match=r"^the peer closed inside a line")
     assert isinstance(error, UnterminatedLineError)
     assert error.tail == b"33"
@@ -191,7 +164,7 @@ def test_socket_lines_bulk_line_too_long_after_the_whole_lines() -> None:
     with loop_in_thread() as loop, peer_sends(b"1\r\n" + b"7" * 2000) as source:
         probe = BulkRecorder(initial=10)
         on_loop(loop, lambda: source.pipe(controlled()).subscribe(probe))
-        assert wait_for(lambda: probe.terminated)
+        assert wait_until(lambda: probe.terminated, 5.0)
     probe.expect_error(LineTooLongError)
     assert probe.values == [b"1"]
 
@@ -208,7 +181,7 @@ def test_socket_lines_bulk_reads_only_against_demand() -> None:
         with contextlib.suppress(BlockingIOError):
             for _ in range(10_000):
                 sent += writer.send(b"1\n" * 32768)
-        assert wait_for(lambda: len(probe.values) == 3)
+        assert wait_until(lambda: len(probe.values) == 3, 5.0)
         time.sleep(0.05)
         with contextlib.suppress(BlockingIOError):
             for _ in range(10_000):

@@ -22,17 +22,9 @@ from rxrand.sources import CHUNK_SIZE
 from rxrand.testing import RecordingSubscriber
 
 from ..composition import ROWS, Row, concat_map, run_row
+from ..conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _wait(condition: Any, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return bool(condition())
 
 
 def _in_thread(action: Any, timeout: float = 2.0) -> bool:
@@ -145,7 +137,7 @@ def test_reactivex_observe_on_a_pool_delivers_within_demand(attempt: int) -> Non
     probe = RecordingSubscriber[int]()
     source.pipe(ops.observe_on(ThreadPoolScheduler(2)), controlled()).subscribe(probe)
     probe.request(5)
-    assert _wait(lambda: len(probe.values) == 5)
+    assert wait_until(lambda: len(probe.values) == 5)
     time.sleep(0.1)
     assert len(probe.values) == 5
     assert probe.errors == []
@@ -158,7 +150,7 @@ def test_reactivex_subscribe_on_stops_generating_after_overflow_and_cancel() -> 
     probe = RecordingSubscriber[int]()
     source.pipe(ops.subscribe_on(NewThreadScheduler()), controlled()).subscribe(probe)
     probe.request(5)
-    assert _wait(lambda: probe.terminated)
+    assert wait_until(lambda: probe.terminated)
     probe.cancel()
     time.sleep(0.2)
     generated = source.generated
@@ -206,12 +198,12 @@ def test_delay_delivers_within_demand_without_overflow() -> None:
     probe = RecordingSubscriber[int]()
     source.pipe(ops.delay(0.01), controlled()).subscribe(probe)
     probe.request(5)
-    assert _wait(lambda: len(probe.values) == 5)
+    assert wait_until(lambda: len(probe.values) == 5)
     time.sleep(0.1)
     assert len(probe.values) == 5
     assert probe.errors == []
     probe.request(3000)
-    assert _wait(lambda: len(probe.values) == 3005, timeout=5)
+    assert wait_until(lambda: len(probe.values) == 3005, timeout=5)
     assert probe.errors == []
     probe.cancel()
 

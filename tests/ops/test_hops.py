@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from typing import Any
 
 import pytest
 import reactivex.operators as ops
@@ -14,16 +12,9 @@ import rxrand
 from rxrand import controlled, random_integers
 from rxrand.testing import RecordingSubscriber
 
+from ..conftest import wait_until
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def _wait(condition: Any, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return bool(condition())
 
 
 def test_subscribe_on_keeps_demand_across_the_hop() -> None:
@@ -31,11 +22,11 @@ def test_subscribe_on_keeps_demand_across_the_hop() -> None:
     probe = RecordingSubscriber[int]()
     source.pipe(rxrand.subscribe_on(NewThreadScheduler()), controlled()).subscribe(probe)
     probe.request(5)
-    assert _wait(lambda: len(probe.values) == 5)
+    assert wait_until(lambda: len(probe.values) == 5)
     assert probe.errors == []
     assert threading.get_ident() not in probe._record.threads
     probe.request(1000)
-    assert _wait(lambda: len(probe.values) == 1005)
+    assert wait_until(lambda: len(probe.values) == 1005)
     probe.cancel()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
@@ -12,15 +11,6 @@ from rxrand import controlled, random_integers
 from rxrand.testing import RecordingSubscriber
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _wait(condition: Any, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return bool(condition())
 
 
 def test_share_serves_every_subscriber_at_the_slowest_pace() -> None:

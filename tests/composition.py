@@ -152,7 +152,7 @@ ROWS: list[Row] = [
         lambda s: reactivex.zip(s.ints(), reactivex.never()),
         total=0,
         completes=False,
-        note="nothing to deliver; the source parks at demand + capacity",
+        note="nothing to deliver; the source parks at demand + prefetch",
     ),
     Row(
         "combine_latest of 2 endless", lambda s: reactivex.combine_latest(s.ints(), s.ints(None, 2))
@@ -217,12 +217,12 @@ ROWS: list[Row] = [
     Row(
         "ops.observe_on(ThreadPoolScheduler)",
         lambda s: s.ints().pipe(ops.observe_on(POOL)),
-        note="credit ahead of delivery bounded by capacity",
+        note="credit ahead of delivery bounded by the prefetch",
     ),
     Row(
         "ops.delay(0.01)",
         lambda s: s.ints().pipe(ops.delay(0.01)),
-        note="credit ahead of delivery bounded by capacity",
+        note="credit ahead of delivery bounded by the prefetch",
     ),
     Row(
         "ops.subscribe_on(NewThreadScheduler)",

@@ -374,7 +374,7 @@ _LATEST = (
 _CLOCK_HOLD = "items held on the clock count against capacity (1024)"
 _REDUCER = "a reducer: one item at the end of a finite input (completes under request(1))"
 _ONE = "one item or none: nothing to pace"
-_VIA_HOP = "credit ahead of a reactivex thread hop is bounded by capacity (1024)"
+_VIA_HOP = "credit ahead of a reactivex thread hop is bounded by the prefetch (1024)"
 _PUSHES = "pushes: bounded buffer, then BufferOverflowError"
 
 

@@ -78,13 +78,13 @@ class PullProducer(Protocol):
 class CreditOwner(Protocol):
     """What a channel reports to the subscription that owns it (the request operator)."""
 
-    def _link_attached(self, link: CreditLink) -> None: ...
+    def link_attached(self, link: CreditLink) -> None: ...
 
-    def _burst_begin(self, link: CreditLink) -> bool: ...
+    def burst_begin(self, link: CreditLink) -> bool: ...
 
-    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None: ...
+    def burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None: ...
 
-    def _link_detached(self, link: CreditLink) -> None: ...
+    def link_detached(self, link: CreditLink) -> None: ...
 
 
 @final
@@ -93,16 +93,16 @@ class _NoOwner:
 
     __slots__ = ()
 
-    def _link_attached(self, link: CreditLink) -> None:
+    def link_attached(self, link: CreditLink) -> None:
         return None
 
-    def _burst_begin(self, link: CreditLink) -> bool:
+    def burst_begin(self, link: CreditLink) -> bool:
         return False
 
-    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+    def burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
         return None
 
-    def _link_detached(self, link: CreditLink) -> None:
+    def link_detached(self, link: CreditLink) -> None:
         return None
 
 
@@ -148,16 +148,16 @@ class CreditLink(abc.DisposableBase):
 
     def start(self) -> None:
         """The producer holds its link now: credit may come, even before this returns."""
-        self._channel.owner._link_attached(self)
+        self._channel.owner.link_attached(self)
 
     def begin(self) -> None:
         """A burst of emissions starts on this thread."""
-        self._bracketed = self._channel.owner._burst_begin(self)
+        self._bracketed = self._channel.owner.burst_begin(self)
 
     def end(self, emitted: int) -> None:
         """The burst is over: ``emitted`` items went downstream."""
         bracketed, self._bracketed = self._bracketed, False
-        self._channel.owner._burst_end(self, emitted, bracketed)
+        self._channel.owner.burst_end(self, emitted, bracketed)
 
     def descends_from(self, other: CreditLink) -> bool:
         """Whether ``other`` is this link's parent, or its parent's, and so on."""
@@ -216,7 +216,7 @@ class DemandChannel(PeriodicScheduler):
             self.links.remove(link)
         except ValueError:
             return
-        self.owner._link_detached(link)
+        self.owner.link_detached(link)
 
     def close(self) -> None:
         """The owner is gone (its subscription ended): late news from producers goes nowhere.

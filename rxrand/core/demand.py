@@ -21,7 +21,9 @@ import threading
 from typing import Final, final
 
 __all__ = [
+    "COMPLETE",
     "UNBOUNDED",
+    "Complete",
     "DrainInbox",
     "add_demand",
     "as_count",
@@ -36,6 +38,20 @@ UNBOUNDED: Final = 2**63 - 1
 
 The demand counter saturates here and is never decremented once it gets here.
 """
+
+
+@final
+class Complete:
+    """The type of :data:`COMPLETE`: a stream's normal end, as a value (beside an exception)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "COMPLETE"
+
+
+COMPLETE: Final = Complete()
+"""A completed stream's terminal signal, recorded as news like an error is."""
 
 
 def as_count(value: object) -> int | None:
@@ -122,7 +138,7 @@ class DrainInbox:
     caller until that caller's ``release()`` returns True (nothing missed).
     """
 
-    __slots__ = ("_busy", "_missed", "cancelled", "error", "lock", "requested")
+    __slots__ = ("_busy", "_missed", "cancelled", "error", "lock", "requested", "terminal")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -132,6 +148,9 @@ class DrainInbox:
         self.error: Exception | None = None
         #: Set once by cancel(); never cleared (rules 3.5-3.7).
         self.cancelled = False
+        #: How the stream ends, as recorded by whoever learnt it first (the upstream's
+        #: terminal signal, a buffer overflow, a failing subscriber); the drain signals it.
+        self.terminal: Exception | Complete | None = None
         self._busy = False
         self._missed = False
 
@@ -155,6 +174,31 @@ class DrainInbox:
                 return None
             self.cancelled = True
             return self.claim_locked()
+
+    @property
+    def closed(self) -> bool:
+        """Cancelled, or its end recorded: items arriving now are not wanted."""
+        return self.cancelled or self.terminal is not None
+
+    def terminate_locked(self, terminal: Exception | Complete) -> bool:
+        """Record how the stream ends, unless that is known already; True if it was not.
+
+        The caller holds the lock. The first end recorded wins (rule 1.7: one terminal
+        signal), but for :meth:`fail_locked`.
+        """
+        if self.terminal is not None:
+            return False
+        self.terminal = terminal
+        return True
+
+    def fail_locked(self, error: Exception) -> None:
+        """Record ``error`` as the end, in place of a completion not yet signalled.
+
+        For a subscriber that raised (rule 2.13): what it was about to get no longer
+        matters. The caller holds the lock.
+        """
+        if self.terminal is None or self.terminal is COMPLETE:
+            self.terminal = error
 
     def claim(self) -> bool:
         """Ask for the drain; True if the caller now owns it, else the owner will look again."""

@@ -110,12 +110,17 @@ class CreditLedger:
                 link.swallowed -= 1
                 self.late = True
 
-    def grant(self, room: int, capacity: int, *, idle: bool) -> list[tuple[CreditLink, int]]:
+    def grant(
+        self, room: int, capacity: int, *, idle: bool, prefetch: int | None = None
+    ) -> list[tuple[CreditLink, int]]:
         """Credit for the producers: at most ``room`` in all, recorded as outstanding.
 
         A producer whose items vanish on the way (a zip waiting on never(), a thread hop's
-        queue) runs at most ``capacity`` items ahead of what demand can take; the others
-        keep going. When none may have any and the operator is ``idle`` (nothing buffered,
+        queue) runs at most ``prefetch`` items (``capacity`` if not given) ahead of what
+        demand can take; the others keep going. The prefetch is its own bound, at most the
+        capacity, so that a large buffer does not also let a source run far ahead of a
+        thread hop (RxJava's ``observeOn`` prefetch, 128, plays the same part).
+        When none may have any and the operator is ``idle`` (nothing buffered,
         nothing in flight, no burst, no late items), everything granted was swallowed by
         a stage that needs its whole input before it emits (count, reduce, to_list...;
         Reactor's reduce requests unbounded upstream for this reason): producers that end
@@ -123,7 +128,8 @@ class CreditLedger:
         passes fits the buffer. A producer with no known end stays parked: a reducer of an
         endless stream never emits, and a zip with never() would queue forever.
         """
-        plan = self._channel.plan(room, room + capacity)
+        ahead = capacity if prefetch is None else prefetch
+        plan = self._channel.plan(room, room + ahead)
         if not plan and idle and not self.outstanding and not self.late:
             plan = self._channel.plan(capacity, UNBOUNDED, finite_only=True)
             for _, share in plan:

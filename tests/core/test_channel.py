@@ -18,17 +18,17 @@ class Owner:
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
 
-    def _link_attached(self, link: CreditLink) -> None:
+    def link_attached(self, link: CreditLink) -> None:
         self.events.append(("attached", link))
 
-    def _burst_begin(self, link: CreditLink) -> bool:
+    def burst_begin(self, link: CreditLink) -> bool:
         self.events.append(("begin", link))
         return True
 
-    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+    def burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
         self.events.append(("end", link, emitted, bracketed))
 
-    def _link_detached(self, link: CreditLink) -> None:
+    def link_detached(self, link: CreditLink) -> None:
         self.events.append(("detached", link))
 
 

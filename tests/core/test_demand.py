@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rxrand import UNBOUNDED
-from rxrand.core.demand import add_demand, check_request
+from rxrand.core.demand import COMPLETE, DrainInbox, add_demand, check_request
 
 
 def test_demand_adds_up() -> None:
@@ -40,3 +40,32 @@ def test_demand_check_returns_the_error_to_signal(
     error = check_request(n)
     assert isinstance(error, kind)
     assert str(error) == message
+
+
+def test_inbox_terminate_keeps_the_first_end_recorded() -> None:
+    inbox = DrainInbox()
+    error = RuntimeError("first")
+    with inbox.lock:
+        assert inbox.terminate_locked(error)
+        assert not inbox.terminate_locked(COMPLETE)
+    assert inbox.terminal is error
+    assert inbox.closed
+
+
+def test_inbox_fail_replaces_a_completion_not_yet_signalled_but_not_an_error() -> None:
+    inbox = DrainInbox()
+    failure = ValueError("the subscriber raised")
+    with inbox.lock:
+        inbox.terminate_locked(COMPLETE)
+        inbox.fail_locked(failure)
+        assert inbox.terminal is failure
+        inbox.fail_locked(ValueError("later"))
+    assert inbox.terminal is failure
+
+
+def test_inbox_closed_once_cancelled() -> None:
+    inbox = DrainInbox()
+    assert not inbox.closed
+    inbox.cancel()
+    assert inbox.closed
+    assert inbox.terminal is None

@@ -12,16 +12,16 @@ from rxrand.core.ledger import CreditLedger
 
 
 class Owner:
-    def _link_attached(self, link: CreditLink) -> None:
+    def link_attached(self, link: CreditLink) -> None:
         return None
 
-    def _burst_begin(self, link: CreditLink) -> bool:
+    def burst_begin(self, link: CreditLink) -> bool:
         return True
 
-    def _burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
+    def burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
         return None
 
-    def _link_detached(self, link: CreditLink) -> None:
+    def link_detached(self, link: CreditLink) -> None:
         return None
 
 

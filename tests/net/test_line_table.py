@@ -13,7 +13,7 @@ import reactivex.operators as ops
 from rxrand import ControlledSubscription, SocketObserver, controlled, random_integers
 from rxrand.core import Fusable
 from rxrand.net.line_table import LineTable
-from rxrand.ops.controlled import FUSED_BATCH
+from rxrand.ops.fused import FUSED_BATCH
 from rxrand.sources import CHUNK_SIZE, IntegerBatches
 from rxrand.testing import RecordingSubscriber
 

@@ -18,7 +18,9 @@ from reactivex.subject import Subject
 
 import rxrand
 from rxrand import BufferOverflowError, controlled, random_integers
+from rxrand.ops.controlled import DEFAULT_RUN_AHEAD
 from rxrand.sources import CHUNK_SIZE
+from rxrand.sources.integers import PUSH_BURST
 from rxrand.testing import RecordingSubscriber
 
 from ..composition import ROWS, Row, concat_map, run_row
@@ -143,6 +145,46 @@ def test_reactivex_observe_on_a_pool_delivers_within_demand(attempt: int) -> Non
     assert probe.errors == []
     assert source.generated <= CHUNK_SIZE
     probe.cancel()
+
+
+def _emitted_before_a_hop(hop: Any, request: int, **options: Any) -> tuple[int, Any]:
+    """Items the source emitted (counted before the hop) once ``request`` was asked and
+    things settled, and the subscriber."""
+    emitted = [0]
+
+    def count(_: int) -> None:
+        emitted[0] += 1
+
+    probe = RecordingSubscriber[int]()
+    chain = random_integers(seed=1).pipe(ops.do_action(count), hop, controlled(**options))
+    chain.subscribe(probe)
+    probe.request(request)
+    assert wait_until(lambda: len(probe.values) == request)
+    time.sleep(0.3)
+    probe.cancel()
+    return emitted[0], probe
+
+
+def test_reactivex_observe_on_with_a_large_buffer_runs_at_most_the_prefetch_ahead() -> None:
+    # A user raises the capacity after an overflow: the buffer grows, not the credit
+    # ahead of the hop (it was 9,517 items emitted for request(5), 258 MB at 10**6 items).
+    emitted, probe = _emitted_before_a_hop(ops.observe_on(NewThreadScheduler()), 5, capacity=10**6)
+    assert probe.errors == []
+    assert emitted <= 5 + DEFAULT_RUN_AHEAD
+
+
+def test_reactivex_observe_on_runs_at_most_an_explicit_prefetch_ahead() -> None:
+    emitted, probe = _emitted_before_a_hop(ops.observe_on(NewThreadScheduler()), 5, prefetch=16)
+    assert probe.errors == []
+    assert emitted <= 5 + 16
+
+
+def test_reactivex_subscribe_on_push_source_stops_within_its_burst_after_an_overflow() -> None:
+    # ops.subscribe_on drops the demand channel: the source pushes. reactivex disposes it on
+    # the scheduler's thread, after the source's current burst (PUSH_BURST items).
+    emitted, probe = _emitted_before_a_hop(ops.subscribe_on(NewThreadScheduler()), 5)
+    probe.expect_error(BufferOverflowError)
+    assert emitted <= PUSH_BURST
 
 
 def test_reactivex_subscribe_on_stops_generating_after_overflow_and_cancel() -> None:

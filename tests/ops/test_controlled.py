@@ -577,6 +577,9 @@ def test_controlled_subscriber_exception_cancels_and_reports() -> None:
         ({"capacity": 2.0}, TypeError, r"^capacity must be an int, got float$"),
         ({"capacity": True}, TypeError, r"^capacity must be an int, got bool$"),
         ({"overflow": "error"}, TypeError, r"^overflow must be an Overflow, got str$"),
+        ({"prefetch": 0}, ValueError, r"^prefetch must be >= 1, got 0$"),
+        ({"prefetch": 1.5}, TypeError, r"^prefetch must be an int, got float$"),
+        ({"prefetch": 2048}, ValueError, r"^prefetch must be <= capacity \(1024\), got 2048$"),
     ],
 )
 def test_controlled_rejects_bad_arguments_when_built(

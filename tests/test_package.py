@@ -256,12 +256,18 @@ def test_package_no_code_writes_another_objects_private_attribute() -> None:
 
 
 def test_package_calls_no_private_method_of_another_object() -> None:
-    """No ``x._method(...)`` where x is not self: reactivex's ``_subscribe_core`` above all.
+    """No ``x._method(...)`` where x is not self, but three known ones.
 
-    The one exception: the publisher wiring its own subscription after ``on_subscribe``
-    (``Controlled.subscribe`` -> the subscription's ``_start`` and ``_nest_in``).
+    The publisher wiring its own subscription after ``on_subscribe`` (``Controlled.subscribe``
+    -> the subscription's ``_start`` and ``_nest_in``), and ``UpstreamLink`` calling
+    reactivex's ``Observable._subscribe_core`` (the measured reason is in its module doc;
+    tests/ops/test_upstream.py pins what it relies on).
     """
-    allowed = {"subscription._start", "cast(PullSubscription[_T], subscription)._nest_in"}
+    allowed = {
+        "subscription._start",
+        "cast(PullSubscription[_T], subscription)._nest_in",
+        "source._subscribe_core",
+    }
     calls = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -38,6 +38,7 @@ of ``capacity`` at a time, so that a reducer (``count``, ``reduce``, ``to_list``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import length_hint
 from typing import Any, Final, TypeVar, cast, final
 
 from reactivex import Observable, abc
@@ -256,11 +257,8 @@ class PullSubscription(ControlledSubscription[_T]):
     def _deliver_or_buffer(self, items: list[_T]) -> None:
         """Items a pull source emitted on the drain's own stack during a grant, past the budget.
 
-        They were emitted against credit, so they are within demand: the buffer
-        holds them as awaited items, never as excess (what the inlet tells it too).
-        Offered as excess, a grant of more than ``capacity`` + the direct budget
-        overflowed a socket source whose demand came from the event loop's own thread.
-        """
+        Emitted against credit, so within demand: the buffer holds them as awaited items,
+        never as excess (as excess, a socket source granted from its loop overflowed)."""
         with self._inbox.lock:
             awaited = self._room()
             demand = self._demand
@@ -293,11 +291,19 @@ class PullSubscription(ControlledSubscription[_T]):
             else:
                 on_next = self._on_next
                 inbox = self._inbox
-                for value in batch:
-                    if inbox.cancelled:  # rule 3.12: cancel from inside on_next
-                        break
-                    on_next(value)
-                    sent += 1
+                # Counted from what is left when the loop stops early, not by a counter
+                # per item (an int allocated per item past 256).
+                rest = iter(batch)
+                sent = len(batch)
+                try:
+                    for value in rest:
+                        if inbox.cancelled:  # rule 3.12: cancel from inside on_next
+                            sent -= length_hint(rest) + 1
+                            break
+                        on_next(value)
+                except Exception:
+                    sent -= length_hint(rest) + 1  # the item whose on_next raised, and after
+                    raise
         except Exception as error:
             self._fail(error)
         finally:

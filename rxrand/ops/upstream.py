@@ -6,10 +6,21 @@ say so. It exists before the upstream subscription starts (a
 emits everything inside ``subscribe``: disposed early, it disposes what it is given
 later (what reactivex's ``AutoDetachObserver`` does for the same reason).
 
-Only reactivex's public API is used: ``Observable.subscribe``. A plain reactivex chain
-is subscribed from inside the current-thread trampoline, as reactivex's own
-``subscribe`` does, so that its sources (which schedule their emission on that
-trampoline) start only once the disposable is stored.
+A reactivex chain is subscribed the way reactivex's own ``Observable.subscribe`` does it
+(from inside the current-thread trampoline, the disposable stored before the sources
+scheduled there emit), minus the ``AutoDetachObserver`` that ``subscribe`` puts around
+every observer: one more Python call for every item that crosses the request operator.
+So this is the one place where rxrand calls a protected method of reactivex,
+``Observable._subscribe_core``: the method every ``Observable`` subclass implements, and
+that ``Observable.subscribe`` calls. Measured with callgrind (``PYTHONHASHSEED=0``,
+integers through ``ops.map`` and ``controlled()`` into a bulk subscriber): through the
+public ``subscribe``, 3,635 machine instructions per integer on CPython 3.11 and 3,556
+on 3.12, against 3,219 and 3,111 this way (13 % and 14 % more). The drain does the
+``AutoDetachObserver``'s job (nothing after the end, the chain let go at the end), and
+``tests/ops/test_upstream.py`` checks that reactivex's ``subscribe`` still calls
+``_subscribe_core`` with the scheduler it was given, so that a reactivex that changes
+this fails a test rather than a user. A source without that method (not a reactivex
+``Observable``) is subscribed through its public ``subscribe``.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from __future__ import annotations
 from typing import Any, TypeVar, final
 
 from reactivex import Observable, abc
-from reactivex.disposable import SingleAssignmentDisposable
+from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
 __all__ = ["UpstreamLink"]
@@ -76,7 +87,14 @@ class UpstreamLink:
             return
 
         def subscribe(_: abc.SchedulerBase | None = None, __: Any = None) -> None:
-            self._disposable.disposable = source.subscribe(observer, scheduler=scheduler)
+            # Observable.subscribe without its AutoDetachObserver (see the module doc).
+            result: Any = source._subscribe_core(observer, scheduler)
+            if isinstance(result, abc.DisposableBase) or hasattr(result, "dispose"):
+                self._disposable.disposable = result
+            elif callable(result):
+                self._disposable.disposable = Disposable(result)
+            else:
+                self._disposable.disposable = Disposable()
 
         trampoline = CurrentThreadScheduler.singleton()
         if trampoline.schedule_required():

@@ -118,3 +118,32 @@ def test_upstream_link_release_cancels_a_publisher_only_if_it_did_not_end(ended:
         link.ended()
     link.release()
     assert source.disposed == (0 if ended else 1)
+
+
+def test_reactivex_subscribe_calls_subscribe_core_with_the_scheduler_it_was_given() -> None:
+    # What UpstreamLink relies on when it calls _subscribe_core itself: if a reactivex
+    # release changes this, this test fails rather than a user.
+    seen: list[Any] = []
+
+    class _Source(Observable[int]):
+        def _subscribe_core(
+            self, observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            seen.append(scheduler)
+            return Disposable()
+
+    scheduler = ImmediateScheduler()
+    _Source().subscribe(_Observer(), scheduler=scheduler)
+    assert seen == [scheduler]
+
+
+def test_upstream_link_hands_the_observer_itself_to_a_reactivex_chain() -> None:
+    # No AutoDetachObserver in between: a call less per item (see rxrand.ops.upstream).
+    received: list[Any] = []
+
+    def subscribe(observer: abc.ObserverBase[int], _: abc.SchedulerBase | None = None) -> None:
+        received.append(observer)
+
+    observer = _Observer()
+    UpstreamLink().connect(reactivex.create(subscribe), observer, ImmediateScheduler())
+    assert received == [observer]

@@ -18,9 +18,8 @@ from reactivex.subject import Subject
 
 import rxrand
 from rxrand import BufferOverflowError, controlled, random_integers
-from rxrand.ops.controlled import DEFAULT_RUN_AHEAD
+from rxrand.ops.controlled import DEFAULT_CAPACITY, DEFAULT_RUN_AHEAD
 from rxrand.sources import CHUNK_SIZE
-from rxrand.sources.integers import PUSH_BURST
 from rxrand.testing import RecordingSubscriber
 
 from ..composition import ROWS, Row, concat_map, run_row
@@ -179,12 +178,14 @@ def test_reactivex_observe_on_runs_at_most_an_explicit_prefetch_ahead() -> None:
     assert emitted <= 5 + 16
 
 
-def test_reactivex_subscribe_on_push_source_stops_within_its_burst_after_an_overflow() -> None:
-    # ops.subscribe_on drops the demand channel: the source pushes. reactivex disposes it on
-    # the scheduler's thread, after the source's current burst (PUSH_BURST items).
+def test_reactivex_subscribe_on_push_source_stops_at_the_capacity_after_an_overflow() -> None:
+    # ops.subscribe_on drops the demand channel: the source pushes, and reactivex disposes
+    # it on the scheduler's thread, too late to stop its loop. The item after the overflow
+    # is refused into the loop: demand + capacity + the item that overflowed + that one
+    # (it was 2,055 for request(5)).
     emitted, probe = _emitted_before_a_hop(ops.subscribe_on(NewThreadScheduler()), 5)
     probe.expect_error(BufferOverflowError)
-    assert emitted <= PUSH_BURST
+    assert emitted <= 5 + DEFAULT_CAPACITY + 2
 
 
 def test_reactivex_subscribe_on_stops_generating_after_overflow_and_cancel() -> None:

@@ -22,7 +22,7 @@ checks it). Sources, operators and the network layer build on these pieces:
 """
 
 from .buffer import BoundedBuffer, BufferOverflowError, Overflow
-from .channel import CreditLink, DemandChannel, PullProducer, demand_channel_of, emit_burst
+from .channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
 from .demand import UNBOUNDED, DrainInbox, add_demand, check_request, positive_count
 from .fusion import BatchSource, BulkSubscriber, Fusable, ReadyBatchSource
 from .ledger import CreditLedger
@@ -48,6 +48,5 @@ __all__ = [
     "add_demand",
     "check_request",
     "demand_channel_of",
-    "emit_burst",
     "positive_count",
 ]

@@ -9,6 +9,10 @@ checks it). Sources, operators and the network layer build on these pieces:
   :class:`~rxrand.core.buffer.Overflow` policies;
 * :mod:`rxrand.core.channel`: the :class:`~rxrand.core.channel.DemandChannel` through which a
   request operator grants credit to pull producers upstream of reactivex's operators;
+* :mod:`rxrand.core.producer`: the :class:`~rxrand.core.producer.Producer` base of every
+  producer (credit, link, burst bracket, terminate-then-detach), its
+  :class:`~rxrand.core.producer.LockedProducer` variant for credit from another thread, and
+  the :class:`~rxrand.core.producer.Outlet` of a hop or a share;
 * :mod:`rxrand.core.ledger`: the :class:`~rxrand.core.ledger.CreditLedger`, what a request
   operator granted its pull producers and what became of it;
 * :mod:`rxrand.core.fusion`: the bulk protocol (:class:`~rxrand.core.fusion.Fusable`,
@@ -18,10 +22,11 @@ checks it). Sources, operators and the network layer build on these pieces:
 """
 
 from .buffer import BoundedBuffer, BufferOverflowError, Overflow
-from .channel import CreditLink, DemandChannel, PullProducer, demand_channel_of, emit_burst
+from .channel import CreditLink, DemandChannel, PullProducer, demand_channel_of
 from .demand import UNBOUNDED, DrainInbox, add_demand, check_request, positive_count
 from .fusion import BatchSource, BulkSubscriber, Fusable, ReadyBatchSource
 from .ledger import CreditLedger
+from .producer import LockedProducer, Outlet, Producer
 
 __all__ = [
     "UNBOUNDED",
@@ -34,12 +39,14 @@ __all__ = [
     "DemandChannel",
     "DrainInbox",
     "Fusable",
+    "LockedProducer",
+    "Outlet",
     "Overflow",
+    "Producer",
     "PullProducer",
     "ReadyBatchSource",
     "add_demand",
     "check_request",
     "demand_channel_of",
-    "emit_burst",
     "positive_count",
 ]

@@ -39,7 +39,6 @@ scheduler, which are the defaults reactivex's own sources pick when they get
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Final, Protocol, TypeVar, final
 
@@ -53,7 +52,6 @@ __all__ = [
     "DemandChannel",
     "PullProducer",
     "demand_channel_of",
-    "emit_burst",
 ]
 
 _TState = TypeVar("_TState")
@@ -337,31 +335,6 @@ class DemandChannel(PeriodicScheduler):
 
 def _outer_last(share: tuple[CreditLink, int]) -> bool:
     return share[0].parent is None
-
-
-def emit_burst(
-    link: CreditLink | None,
-    on_next: Callable[[Any], None],
-    items: Iterable[Any],
-    stopped: Callable[[], bool],
-) -> int:
-    """Send ``items`` to ``on_next`` as one burst bracketed by ``link`` (if any).
-
-    Stops early once ``stopped()``; returns how many went out.
-    """
-    if link is not None:
-        link.begin()
-    sent = 0
-    try:
-        for value in items:
-            if stopped():
-                break
-            on_next(value)
-            sent += 1
-    finally:
-        if link is not None:
-            link.end(sent)
-    return sent
 
 
 def demand_channel_of(scheduler: abc.SchedulerBase | None) -> DemandChannel | None:

@@ -26,13 +26,16 @@ _T_co = TypeVar("_T_co", covariant=True)
 _T_contra = TypeVar("_T_contra", contravariant=True)
 
 
-def as_items(batch: Any) -> Sequence[Any]:
-    """A batch as Python values: a numpy array becomes a list (operators expect ints)."""
+def as_items(batch: Any) -> list[Any]:
+    """A batch as a list of Python values: a numpy array's ``tolist()`` (operators expect
+    ints), any other batch as a list (what a producer's burst counts exactly)."""
+    if type(batch) is list:
+        return batch
     tolist = getattr(batch, "tolist", None)
     if tolist is not None:
         items: list[Any] = tolist()
         return items
-    return batch  # type: ignore[no-any-return]
+    return list(batch)
 
 
 class BatchSource(Protocol[_T_co]):

@@ -25,7 +25,7 @@ from reactivex.disposable import Disposable
 
 from ..core.buffer import BufferOverflowError
 from ..core.demand import as_count, refuse_none_error, refuse_none_subscription
-from ..sources.loop_producer import LoopProducer, loop_or_error
+from ..sources.loop_producer import LoopProducer, call_in_loop, loop_or_error
 from .controlled import Controlled, ControlledSubscription, controlled
 
 __all__ = [
@@ -79,7 +79,6 @@ class _Receiver(Generic[_T]):
         "_prefetch",
         "_wrapped",
         "loop",
-        "loop_thread",
         "queue",
         "subscription",
         "terminal",
@@ -93,7 +92,6 @@ class _Receiver(Generic[_T]):
         self.waiter: asyncio.Future[None] | None = None
         self.subscription: ControlledSubscription[_T] | None = None
         self.loop = asyncio.get_running_loop()
-        self.loop_thread = threading.get_ident()
         self._prefetch = prefetch
         self._wrapped = wrapped
 
@@ -137,15 +135,8 @@ class _Receiver(Generic[_T]):
         self._notify(waiter)
 
     def _notify(self, waiter: asyncio.Future[None] | None) -> None:
-        if waiter is None:
-            return
-        if threading.get_ident() == self.loop_thread:
-            _wake(waiter)
-            return
-        try:
-            self.loop.call_soon_threadsafe(_wake, waiter)
-        except RuntimeError:  # the loop is closed: nobody waits any more
-            pass
+        if waiter is not None:
+            call_in_loop(self.loop, _wake, waiter)
 
     def take(self) -> tuple[Literal[True], _T] | tuple[Literal[False], _Signal]:
         """(True, the next item), else (False, the terminal signal or a future to await)."""
@@ -305,7 +296,7 @@ class _AsyncPump(LoopProducer[_T]):
     The iterator is only ever touched on the loop's thread, by one task at a time.
     """
 
-    __slots__ = ("_awaiting", "_iterable", "_iterator", "_task", "_terminated")
+    __slots__ = ("_awaiting", "_iterable", "_iterator", "_task")
 
     def __init__(
         self,
@@ -316,33 +307,26 @@ class _AsyncPump(LoopProducer[_T]):
         super().__init__(observer, loop)
         self._iterable = iterable
         self._iterator: AsyncIterator[_T] | None = None
-        self._terminated = False
         self._task: asyncio.Task[None] | None = None
         self._awaiting = False
 
     # -- the loop's side ---------------------------------------------------------------
 
     def _on_credit(self) -> None:
-        self._ensure_pumping()
-
-    def _on_stop(self) -> None:
-        self._close()
-
-    def _ensure_pumping(self) -> None:
-        if self._stopped or self._terminated:
+        if self._stopped:
             return
         if self._task is None or self._task.done():
             self._task = self._loop.create_task(self._pump())
 
-    def _close(self) -> None:
+    def _on_stop(self) -> None:
         task = self._task
         if task is None or task.done():
             self._task = self._loop.create_task(self._aclose())
         elif self._awaiting:
             # The pump is awaiting __anext__: cancel it there; it closes the iterator.
             task.cancel()
-        # Otherwise the pump is in on_next (a cancel from the subscriber): it sees
-        # the stop when on_next returns, and closes the iterator itself.
+        # Otherwise the pump is in on_next (a cancel from the subscriber) or ending: it
+        # sees the stop, and closes the iterator itself.
 
     async def _aclose(self) -> None:
         iterator, self._iterator = self._iterator, None
@@ -362,47 +346,23 @@ class _AsyncPump(LoopProducer[_T]):
                 self._awaiting = True
                 try:
                     item = await anext(iterator)
-                except StopAsyncIteration:
-                    self._terminate(None)
-                    return
                 except Exception as error:
-                    self._terminate(error)
-                    return
+                    failure: Exception | None = error
+                else:
+                    failure = None
                 finally:
                     self._awaiting = False
-                if not self._spend_one():
+                if failure is not None:
+                    end = None if isinstance(failure, StopAsyncIteration) else failure
+                    self.terminate(end)
                     return
-                link = self._link
-                if link is None:
-                    self._observer.on_next(item)
-                    continue
-                link.begin()
-                try:
-                    self._observer.on_next(item)
-                finally:
-                    link.end(1)
+                if self.stopped:
+                    return  # cancelled while awaiting it: the item is dropped
+                self.spend(1)
+                self.emit([item])
         finally:
             if self._stopped:
                 await self._aclose()
-
-    def _spend_one(self) -> bool:
-        """An item came: use one credit; False if stopped meanwhile (the item is dropped)."""
-        if self._stopped:
-            return False
-        self._spend(1)
-        return True
-
-    def _terminate(self, error: Exception | None) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            self._terminated = True
-        if error is None:
-            self._observer.on_completed()
-        else:
-            self._observer.on_error(error)
-        if self._link is not None:
-            self._link.dispose()
 
 
 @final

@@ -33,16 +33,16 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from ..core.buffer import Overflow
-from ..core.channel import CreditLink, demand_channel_of, emit_burst
+from ..core.channel import demand_channel_of
 from ..core.demand import (
-    UNBOUNDED,
+    DrainInbox,
     add_demand,
     positive_count,
     refuse_none_error,
     refuse_none_subscription,
 )
 from ..core.fusion import as_items
-from ..sources.integers import EMIT_BURST
+from ..core.producer import EMIT_BURST, Outlet, signals_of
 from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["observe_on", "subscribe_on"]
@@ -52,58 +52,37 @@ _T = TypeVar("_T")
 DEFAULT_PREFETCH: Final = 128
 
 
-class _Downstream(Generic[_T]):
-    """The downstream half of a hop: its observer, its credit, its link to the channel."""
-
-    def __init__(self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None):
-        self.observer = observer
-        channel = demand_channel_of(scheduler)
-        self.link: CreditLink | None = None
-        self.channel = channel
-        #: Downstream credit not yet used (UNBOUNDED with no channel: a plain observer).
-        self.credit = 0 if channel is not None else UNBOUNDED
-        self.lock = threading.Lock()
-        self.done = False
-
-    def attach(self, producer: Any) -> None:
-        if self.channel is not None:
-            self.link = self.channel.attach(producer)
-            self.link.start()
-
-    def emit(self, items: Sequence[_T]) -> None:
-        """Send ``items`` downstream as one burst (the caller keeps them within credit)."""
-        emit_burst(self.link, self.observer.on_next, items, self.is_done)
-
-    def is_done(self) -> bool:
-        return self.done
-
-    def terminate(self, error: Exception | None) -> None:
-        if self.done:
-            return
-        self.done = True
-        if error is None:
-            self.observer.on_completed()
-        else:
-            self.observer.on_error(error)
-        self.detach()
-
-    def detach(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            link.dispose()
+def _outlet(
+    observer: abc.ObserverBase[_T],
+    subscribe_scheduler: abc.SchedulerBase | None,
+    on_request: Callable[[int], None],
+    on_stop: Callable[[], None],
+) -> Outlet[_T]:
+    """The downstream side of a hop, attached to the downstream demand channel if there is
+    one; not yet open."""
+    down = Outlet(signals_of(observer), on_request=on_request, on_stop=on_stop)
+    down.attach(subscribe_scheduler)
+    return down
 
 
 @final
 class _ObserveOn(Generic[_T]):
-    """One subscription of :func:`observe_on`: a prefetch queue drained on the scheduler."""
+    """One subscription of :func:`observe_on`: a prefetch queue drained on the scheduler.
+
+    The drain is claimed through a :class:`~rxrand.core.demand.DrainInbox` (RxJava's
+    queue-drain, as in the request operator): whoever brings news (items, credit, the
+    end) claims it, one drain runs at a time on the scheduler, and news that comes while
+    it runs makes it look again. The queue is guarded by the inbox's lock.
+    """
 
     def __init__(
         self,
-        downstream: _Downstream[_T],
+        observer: abc.ObserverBase[_T],
+        subscribe_scheduler: abc.SchedulerBase | None,
         scheduler: abc.SchedulerBase,
         prefetch: int,
     ) -> None:
-        self._down = downstream
+        self._down = _outlet(observer, subscribe_scheduler, self._requested, self._cancel)
         self._scheduler = scheduler
         self._prefetch = prefetch
         self._limit = max(1, prefetch - prefetch // 4)
@@ -112,8 +91,12 @@ class _ObserveOn(Generic[_T]):
         self._upstream: ControlledSubscription[_T] | None = None
         self._started = False
         self._consumed = 0
-        self._lock = threading.Lock()
-        self._wip = 0
+        self._inbox = DrainInbox()
+
+    def open(self) -> abc.DisposableBase:
+        """Downstream credit may come now (all of it, downstream of a plain observer)."""
+        self._down.open()
+        return Disposable(self._down.stop)
 
     # -- upstream: a bulk subscriber of controlled(capacity=prefetch) -----------------
 
@@ -123,14 +106,14 @@ class _ObserveOn(Generic[_T]):
             subscription.cancel()  # rule 2.5: one upstream subscription
             return
         self._upstream = subscription
-        if self._down.channel is None or self._down.credit:
+        if self._down.credit:
             self._start()
 
     def on_next(self, value: _T) -> None:
         self.on_next_batch([value])
 
     def on_next_batch(self, batch: Sequence[_T]) -> None:
-        with self._lock:
+        with self._inbox.lock:
             self._queue.extend(as_items(batch))
         self._schedule()
 
@@ -145,11 +128,9 @@ class _ObserveOn(Generic[_T]):
         self._terminal.append(None)
         self._schedule()
 
-    # -- downstream: a pull producer of the downstream channel ------------------------
+    # -- downstream: the outlet's news --------------------------------------------------
 
-    def request(self, n: int) -> None:
-        with self._down.lock:
-            self._down.credit = add_demand(self._down.credit, n)
+    def _requested(self, n: int) -> None:
         self._start()
         self._schedule()
 
@@ -159,38 +140,29 @@ class _ObserveOn(Generic[_T]):
             self._started = True
             upstream.request(self._prefetch)
 
-    def dispose(self) -> None:
-        self._down.done = True
+    def _cancel(self) -> None:
         upstream = self._upstream
         if upstream is not None:
             upstream.cancel()
-        self._down.detach()
 
     # -- the drain, on the scheduler --------------------------------------------------
 
     def _schedule(self) -> None:
-        with self._lock:
-            self._wip += 1
-            if self._wip > 1:
-                return
-        self._scheduler.schedule(self._drain)
+        if self._inbox.claim():
+            self._scheduler.schedule(self._drain)
 
     def _drain(self, _: abc.SchedulerBase, __: Any = None) -> None:
         down = self._down
+        inbox = self._inbox
+        queue = self._queue
         while True:
-            while not down.done:
-                with self._lock:
-                    queued = len(self._queue)
-                with down.lock:
-                    credit = down.credit
-                if not queued or not credit:
+            while not down.stopped:
+                with inbox.lock:
+                    take = min(len(queue), down.credit, EMIT_BURST)
+                    items = [queue.popleft() for _ in range(take)]
+                if not take:
                     break
-                take = min(queued, credit, EMIT_BURST)
-                with self._lock:
-                    items = [self._queue.popleft() for _ in range(take)]
-                if credit < UNBOUNDED:
-                    with down.lock:
-                        down.credit -= take
+                down.spend(take)
                 down.emit(items)
                 self._consumed += take
                 upstream = self._upstream
@@ -198,38 +170,50 @@ class _ObserveOn(Generic[_T]):
                     # Top up what was used, as RxJava's observeOn does at 3/4.
                     consumed, self._consumed = self._consumed, 0
                     upstream.request(consumed)
-            if self._terminal and not down.done:
-                with self._lock:
-                    empty = not self._queue
+            if self._terminal and not down.stopped:
+                with inbox.lock:
+                    empty = not queue
                 error = self._terminal[0]
                 if error is not None or empty:
                     down.terminate(error)
-            with self._lock:
-                self._wip -= 1
-                if self._wip == 0:
-                    return
-                self._wip = 1
+            if inbox.release():
+                return
 
 
 @final
 class _SubscribeOn(Generic[_T]):
     """One subscription of :func:`subscribe_on`: requests hop to the scheduler, items pass."""
 
-    def __init__(self, downstream: _Downstream[_T], scheduler: abc.SchedulerBase) -> None:
-        self._down = downstream
+    def __init__(
+        self,
+        observer: abc.ObserverBase[_T],
+        subscribe_scheduler: abc.SchedulerBase | None,
+        scheduler: abc.SchedulerBase,
+    ) -> None:
         self._scheduler = scheduler
         self._upstream: ControlledSubscription[_T] | None = None
         self._early = 0
         # A scheduler may run each action on a thread of its own (NewThreadScheduler).
         self._lock = threading.Lock()
+        self._down = _outlet(observer, subscribe_scheduler, self._requested, self._cancel)
+
+    def open(self) -> abc.DisposableBase:
+        """Downstream credit may come now (all of it, downstream of a plain observer)."""
+        self._down.open()
+        return Disposable(self._down.stop)
+
+    @property
+    def stopped(self) -> bool:
+        """Downstream cancelled, or the stream ended."""
+        return self._down.stopped
 
     def on_subscribe(self, subscription: ControlledSubscription[_T]) -> None:
         refuse_none_subscription(subscription)
         with self._lock:
-            second = self._upstream is not None or self._down.done
+            second = self._upstream is not None or self._down.stopped
             if not second:
                 self._upstream = subscription
-            early = self._early if self._down.channel is not None else UNBOUNDED
+            early, self._early = self._early, 0
         if second:
             subscription.cancel()  # rule 2.5: one upstream subscription
             return
@@ -237,11 +221,16 @@ class _SubscribeOn(Generic[_T]):
             subscription.request(early)  # already on the scheduler
 
     def on_next(self, value: _T) -> None:
-        self._down.emit([value])
+        self._deliver([value])
 
     def on_next_batch(self, batch: Sequence[_T]) -> None:
-        # Delivered on the scheduler, inside the request that asked for it.
-        self._down.emit(as_items(batch))
+        # Delivered on the scheduler, inside the request that asked for it. A copy: the
+        # outlet's burst is its own (a cancel empties it), the batch is upstream's.
+        self._deliver(list(as_items(batch)))
+
+    def _deliver(self, items: list[_T]) -> None:
+        self._down.spend(len(items))
+        self._down.emit(items)
 
     def on_error(self, error: Exception) -> None:
         refuse_none_error(error)
@@ -257,7 +246,7 @@ class _SubscribeOn(Generic[_T]):
         with self._lock:
             self._upstream = None
 
-    def request(self, n: int) -> None:
+    def _requested(self, n: int) -> None:
         self._scheduler.schedule(self._request_here, n)
 
     def _request_here(self, _: abc.SchedulerBase, n: int | None) -> None:
@@ -269,12 +258,16 @@ class _SubscribeOn(Generic[_T]):
         if upstream is not None:
             upstream.request(n)
 
-    def dispose(self) -> None:
-        self._down.done = True
+    def _cancel(self) -> None:
         upstream = self._upstream
         if upstream is not None:
             self._scheduler.schedule(lambda *_: upstream.cancel())
-        self._down.detach()
+
+
+def _inner(scheduler: abc.SchedulerBase | None) -> abc.SchedulerBase | None:
+    """The scheduler to subscribe upstream with: the one the downstream channel stands for."""
+    channel = demand_channel_of(scheduler)
+    return channel.inner if channel is not None else scheduler
 
 
 def _check_scheduler(scheduler: object) -> None:
@@ -315,12 +308,12 @@ def observe_on(
                 refuse_subscriber_without_controlled(observer, "rxrand.observe_on")
             ):
                 return Disposable()
-            down: _Downstream[_T] = _Downstream(observer, subscribe_scheduler)
-            hop = _ObserveOn(down, scheduler, size)
-            down.attach(hop)
-            inner = down.channel.inner if down.channel is not None else subscribe_scheduler
-            Controlled(source, size, Overflow.ERROR).subscribe(hop, scheduler=inner)
-            return Disposable(hop.dispose)
+            hop = _ObserveOn(observer, subscribe_scheduler, scheduler, size)
+            disposable = hop.open()
+            Controlled(source, size, Overflow.ERROR).subscribe(
+                hop, scheduler=_inner(subscribe_scheduler)
+            )
+            return disposable
 
         return Observable(subscribe)
 
@@ -355,17 +348,16 @@ def subscribe_on(scheduler: abc.SchedulerBase) -> Callable[[Observable[_T]], Obs
                 refuse_subscriber_without_controlled(observer, "rxrand.subscribe_on")
             ):
                 return Disposable()
-            down: _Downstream[_T] = _Downstream(observer, subscribe_scheduler)
-            hop = _SubscribeOn(down, scheduler)
-            down.attach(hop)
+            hop = _SubscribeOn(observer, subscribe_scheduler, scheduler)
+            disposable = hop.open()
             upstream = Controlled(source, EMIT_BURST, Overflow.ERROR)
 
             def subscribe_there(_: abc.SchedulerBase, __: Any = None) -> None:
-                if not down.done:
+                if not hop.stopped:
                     upstream.subscribe(hop, scheduler=scheduler)
 
             scheduler.schedule(subscribe_there)
-            return Disposable(hop.dispose)
+            return disposable
 
         return Observable(subscribe)
 

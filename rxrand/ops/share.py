@@ -26,10 +26,10 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from ..core.buffer import Overflow
-from ..core.channel import CreditLink, demand_channel_of, emit_burst
-from ..core.demand import UNBOUNDED, add_demand, refuse_none_error, refuse_none_subscription
+from ..core.channel import demand_channel_of
+from ..core.demand import UNBOUNDED, refuse_none_error, refuse_none_subscription
 from ..core.fusion import as_items
-from ..sources.integers import EMIT_BURST
+from ..core.producer import EMIT_BURST, Outlet, signals_of
 from .controlled import Controlled, ControlledSubscription, refuse_subscriber_without_controlled
 
 __all__ = ["share"]
@@ -38,55 +38,42 @@ _T = TypeVar("_T")
 
 
 @final
-class _Member(Generic[_T]):
-    """One subscriber of the shared stream: its observer, its credit, its channel link."""
-
-    def __init__(self, hub: _Hub[_T], observer: abc.ObserverBase[_T]) -> None:
-        self.hub = hub
-        self.observer = observer
-        self.credit = 0
-        self.link: CreditLink | None = None
-        self.gone = False
-
-    def request(self, n: int) -> None:
-        """PullProducer: the subscriber's channel grants credit."""
-        with self.hub.lock:
-            self.credit = add_demand(self.credit, n)
-        self.hub.pump()
-
-    def emit(self, items: Sequence[_T]) -> None:
-        emit_burst(self.link, self.observer.on_next, items, self.is_gone)
-
-    def is_gone(self) -> bool:
-        return self.gone
-
-    def leave(self) -> None:
-        if not self.gone:
-            self.gone = True
-            link, self.link = self.link, None
-            if link is not None:
-                link.dispose()
-            self.hub.leave(self)
-
-
-@final
 class _Hub(Generic[_T]):
-    """The one upstream subscription and the members it feeds."""
+    """The one upstream subscription and the members it feeds.
+
+    Each member is an :class:`~rxrand.core.producer.Outlet` whose credit is guarded by the
+    hub's lock, so that :meth:`pump` reads every member's credit at once.
+    """
 
     def __init__(self, share: _Shared[_T]) -> None:
         self.share = share
         self.lock = threading.Lock()
-        self.members: list[_Member[_T]] = []
+        self.members: list[Outlet[_T]] = []
         self.upstream: ControlledSubscription[_T] | None = None
         #: Items asked of upstream and not yet arrived.
         self.outstanding = 0
-        self.pumping = False
         #: Its last member left, or upstream ended: nobody may join it any more.
         self.closed = False
 
     # -- members -----------------------------------------------------------------------
 
-    def join(self, member: _Member[_T]) -> bool:
+    def member(self, observer: abc.ObserverBase[_T]) -> Outlet[_T]:
+        """A new member for ``observer`` (not yet joined): its credit asks upstream for
+        more, its cancel leaves."""
+        member: Outlet[_T]
+
+        def leave() -> None:
+            self.leave(member)
+
+        member = Outlet(
+            signals_of(observer), on_request=self._requested, on_stop=leave, lock=self.lock
+        )
+        return member
+
+    def _requested(self, n: int) -> None:
+        self.pump()
+
+    def join(self, member: Outlet[_T]) -> bool:
         """Add ``member``; False if the hub closed meanwhile (the caller makes a new one)."""
         with self.lock:
             if self.closed:
@@ -94,7 +81,7 @@ class _Hub(Generic[_T]):
             self.members.append(member)
             return True
 
-    def leave(self, member: _Member[_T]) -> None:
+    def leave(self, member: Outlet[_T]) -> None:
         with self.lock:
             if member in self.members:
                 self.members.remove(member)
@@ -141,37 +128,31 @@ class _Hub(Generic[_T]):
 
     def on_next_batch(self, batch: Sequence[_T]) -> None:
         items = as_items(batch)
+        n = len(items)
         with self.lock:
-            self.outstanding -= len(items)
+            self.outstanding -= n
             members = list(self.members)
             for member in members:
-                if member.credit < UNBOUNDED:
-                    member.credit -= len(items)
+                member.spend_locked(n)
         for member in members:
-            member.emit(items)
+            member.emit(items.copy())  # a member's burst is its own: a cancel empties it
         self.pump()
 
     def on_error(self, error: Exception) -> None:
         refuse_none_error(error)
-        for member in self._end():
-            member.observer.on_error(error)
+        self._end(error)
 
     def on_completed(self) -> None:
-        for member in self._end():
-            member.observer.on_completed()
+        self._end(None)
 
-    def _end(self) -> list[_Member[_T]]:
+    def _end(self, error: Exception | None) -> None:
         with self.lock:
             members, self.members = self.members, []
             self.upstream = None
             self.closed = True
         self.share.forget_hub(self)
         for member in members:
-            member.gone = True
-            link, member.link = member.link, None
-            if link is not None:
-                link.dispose()
-        return members
+            member.terminate(error)
 
 
 @final
@@ -205,26 +186,18 @@ class _Shared(Observable[_T]):
             if first:
                 hub = self._hub = _Hub(self)
             assert hub is not None
-            member = _Member(hub, observer)
-            if channel is None:
-                member.credit = UNBOUNDED
+            member = hub.member(observer)
             if not hub.join(member):
                 hub = self._hub = _Hub(self)
                 first = True
-                member = _Member(hub, observer)
-                if channel is None:
-                    member.credit = UNBOUNDED
+                member = hub.member(observer)
                 hub.join(member)
-        if channel is not None:
-            member.link = channel.attach(member)
+        member.attach(scheduler)
         if first:
             inner = channel.inner if channel is not None else scheduler
             Controlled(self._source, EMIT_BURST, Overflow.ERROR).subscribe(hub, scheduler=inner)
-        if member.link is not None:
-            member.link.start()
-        else:
-            hub.pump()
-        return Disposable(member.leave)
+        member.open()  # a plain observer: unbounded credit, and a pump
+        return Disposable(member.stop)
 
 
 def share() -> Callable[[Observable[_T]], Observable[_T]]:

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterable, Iterator, Sized
-from operator import length_hint as _length_hint
-from typing import Any, Final, Generic, TypeVar, cast, final
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import Any, Final, TypeVar, cast, final
 
 import numpy as np
 
@@ -31,8 +30,9 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.scheduler import CurrentThreadScheduler
 
-from ..core.channel import CreditLink, demand_channel_of
-from ..core.demand import UNBOUNDED, add_demand, as_count
+from ..core.channel import demand_channel_of
+from ..core.demand import as_count, sub_demand
+from ..core.producer import EMIT_BURST, Producer, Signals, signals_of
 
 __all__ = [
     "CHUNK_SIZE",
@@ -53,10 +53,6 @@ CHUNK_SIZE: Final = 8192
 It bounds what is generated ahead of demand: at most one chunk per subscription.
 """
 
-#: Most items one burst emits. Kept at 256 on purpose: CPython caches the ints
-#: up to 256, so counting a burst allocates nothing.
-EMIT_BURST: Final = 256
-
 #: Most items one scheduled action pushes (no demand to count): a burst long
 #: enough that rescheduling costs nothing per item, short enough that a
 #: dispose queued on the same scheduler waits for at most this many.
@@ -74,26 +70,7 @@ def _check_int(name: str, value: object) -> int:
     return number
 
 
-@final
-class _NoLink:
-    """The bracket of a pushed burst: nobody keeps credit."""
-
-    __slots__ = ()
-
-    def begin(self) -> None:
-        return None
-
-    def end(self, emitted: int) -> None:
-        return None
-
-    def dispose(self) -> None:
-        return None
-
-
-_NO_LINK: Final = _NoLink()
-
-
-class PullEmitter(Generic[_T]):
+class PullEmitter(Producer[_T]):
     """One subscription of a pull source. Subclasses say what the next items are.
 
     Contract for subclasses: :meth:`next_items` returns at most ``n`` items,
@@ -102,26 +79,16 @@ class PullEmitter(Generic[_T]):
     It raises when the source fails; or, having read some items before the
     failure, returns them and sets ``self.failure``: the error follows them
     at once, without further demand (rule 1.4).
+
+    Credit, link, bracket and stop flag are the :class:`~rxrand.core.producer.Producer`'s;
+    no lock: credit is granted by the request operator's drain and spent by the emit loop
+    that runs inside that same ``request``.
     """
 
-    __slots__ = (
-        "_credit",
-        "_emitting",
-        "_link",
-        "_observer",
-        "_pushing",
-        "_stopped",
-        "done",
-        "failure",
-        "finite",
-    )
+    __slots__ = ("_pushing", "done", "failure", "finite")
 
-    def __init__(self, observer: abc.ObserverBase[_T]) -> None:
-        self._observer = observer
-        self._credit = 0
-        self._link: CreditLink | _NoLink = _NO_LINK
-        self._stopped = False
-        self._emitting = False
+    def __init__(self, signals: Signals[_T]) -> None:
+        super().__init__(signals)
         self._pushing = SerialDisposable()
         self.done = False
         self.failure: Exception | None = None
@@ -136,13 +103,11 @@ class PullEmitter(Generic[_T]):
     def subscribe(self, scheduler: abc.SchedulerBase | None) -> abc.DisposableBase:
         """Start pulled (under a demand channel) or pushed; returns the subscription."""
         stop = Disposable(self.stop)
-        channel = demand_channel_of(scheduler)
-        if channel is not None:
+        if demand_channel_of(scheduler) is not None:
             if self.done:
-                self._complete()  # rule 1.5: an empty stream completes without demand
-                return stop
-            link = self._link = channel.attach(self, finite=self.finite)
-            link.start()
+                self.terminate(None)  # rule 1.5: an empty stream completes without demand
+            elif self.attach(scheduler, finite=self.finite):
+                self.open()
             return stop
         target = scheduler or CurrentThreadScheduler.singleton()
         # Scheduled, as reactivex's from_iterable does, so that the
@@ -150,29 +115,18 @@ class PullEmitter(Generic[_T]):
         self._pushing.disposable = target.schedule(self._push_burst)
         return CompositeDisposable(self._pushing, stop)
 
-    def stop(self) -> None:
-        """Dispose: emit nothing more (from any thread), let go of the credit link."""
-        self._stopped = True
+    def _release(self) -> None:
         self._pushing.dispose()
-        self._link.dispose()
 
-    # -- pulled: PullProducer ------------------------------------------------------
+    # -- pulled ------------------------------------------------------------------------
 
-    def request(self, n: int) -> None:
-        """Add credit; emit up to it now, a burst at a time."""
-        self._credit = add_demand(self._credit, n)
-        if self._emitting:
-            return
-        self._emitting = True
-        try:
-            while self._credit > 0 and not self._stopped and not self.done:
-                emitted = self._burst(min(self._credit, EMIT_BURST))
-                if self._credit < UNBOUNDED:
-                    self._credit -= emitted
-                if not emitted:
-                    break
-        finally:
-            self._emitting = False
+    def _on_credit(self) -> None:
+        """Emit up to the credit, a burst at a time."""
+        while self._credit > 0 and not self._stopped and not self.done:
+            emitted = self._burst(min(self._credit, EMIT_BURST))
+            self._credit = sub_demand(self._credit, emitted)  # one call fewer than spend()
+            if not emitted:
+                break
 
     # -- pushed ------------------------------------------------------------------------
 
@@ -182,8 +136,8 @@ class PullEmitter(Generic[_T]):
         try:
             self._burst(PUSH_BURST)
         except Exception as error:
-            self._stopped = True
-            self._observer.on_error(error)
+            if not self.terminate(error):
+                raise  # a terminal signal raised: nobody is left to tell
             return
         if not self._stopped:
             # Yield: the next burst queues behind whatever the scheduler holds.
@@ -192,56 +146,21 @@ class PullEmitter(Generic[_T]):
     # -- both ----------------------------------------------------------------------
 
     def _burst(self, n: int) -> int:
-        """Emit up to ``n`` items, and the completion if they were the last; returns how many."""
-        link = self._link
-        emitted = 0
-        link.begin()
+        """Emit up to ``n`` items, and the end if they were the last; returns how many."""
         try:
-            try:
-                items = self.next_items(n)
-            except Exception as error:
-                self._stopped = True
-                self._observer.on_error(error)
-                return 0
-            on_next = self._observer.on_next
-            # Counted from what is left when the loop stops early, not by a counter
-            # per item: ~4 % fewer machine instructions per item on the per-item
-            # path (callgrind), and no int allocated per item past 256 in a push burst.
-            rest = iter(items)
-            emitted = len(items)
-            try:
-                for value in rest:
-                    # Rule 3.12/3.13 upstream: a dispose from inside on_next stops
-                    # at this item, not at the end of the burst.
-                    if self._stopped:
-                        emitted -= _length_hint(rest) + 1
-                        break
-                    on_next(value)
-            except BaseException:
-                # The item whose on_next raised was not emitted (nor those after it).
-                emitted -= _length_hint(rest) + 1
-                raise
-            if not items:
-                self.done = True
-            failure = self.failure
-            if failure is not None and not self._stopped:
-                self._stopped = True
-                self._observer.on_error(failure)
-            elif self.done and not self._stopped:
-                # Inside the burst: what the completion sets off (a concat
-                # subscribing its next source) belongs to this burst.
-                self._stopped = True
-                self._observer.on_completed()
-        finally:
-            link.end(emitted)
-            if self._stopped:
-                link.dispose()
-        return emitted
-
-    def _complete(self) -> None:
-        self._stopped = True
-        self._observer.on_completed()
-        self._link.dispose()
+            items = self.next_items(n)
+        except Exception as error:
+            # Signalled inside the bracket of an empty burst, as a completion would be.
+            self.failure = error
+            items = []
+        if not items:
+            self.done = True
+        failure = self.failure
+        if failure is not None:
+            return self.emit(items, failure)  # rule 1.4, right after the items read before it
+        if self.done:
+            return self.emit(items, None)  # rule 1.5: no further demand needed
+        return self.emit(items)
 
 
 def _raise(error: Exception) -> None:
@@ -252,27 +171,10 @@ def _ignore(*_: object) -> None:
     return None
 
 
-@final
-class _Callbacks:
-    """An observer made of callbacks (reactivex's defaults when one is missing)."""
-
-    __slots__ = ("on_completed", "on_error", "on_next")
-
-    def __init__(
-        self,
-        on_next: abc.OnNext[Any] | None,
-        on_error: abc.OnError | None,
-        on_completed: abc.OnCompleted | None,
-    ) -> None:
-        self.on_next = on_next or _ignore
-        self.on_error = on_error or _raise
-        self.on_completed = on_completed or _ignore
-
-
 class _PullObservable(Observable[_T]):
     """An Observable whose subscriptions are :class:`PullEmitter` s."""
 
-    def emitter(self, observer: abc.ObserverBase[_T]) -> PullEmitter[_T]:
+    def emitter(self, signals: Signals[_T]) -> PullEmitter[_T]:
         raise NotImplementedError
 
     def subscribe(
@@ -289,19 +191,26 @@ class _PullObservable(Observable[_T]):
         per item. Under a demand channel it is not needed: the emitter never
         signals after its terminal signal or after a dispose, and the
         request operator releases the chain when it ends. Elsewhere the
-        ordinary path is kept.
+        ordinary path is kept. The emitter takes the three callbacks (reactivex's
+        operators subscribe with callbacks), reactivex's defaults for the missing ones.
         """
         if demand_channel_of(scheduler) is None:
             return super().subscribe(on_next, on_error, on_completed, scheduler=scheduler)
         observer: Any = on_next
-        if not callable(getattr(observer, "on_next", None)):
-            observer = _Callbacks(cast("abc.OnNext[_T] | None", on_next), on_error, on_completed)
-        return self._subscribe_core(observer, scheduler)
+        if callable(getattr(observer, "on_next", None)):
+            signals = signals_of(observer)
+        else:
+            signals = Signals(
+                cast("Callable[[_T], None] | None", on_next) or _ignore,
+                on_error or _raise,
+                on_completed or _ignore,
+            )
+        return self.emitter(signals).subscribe(scheduler)
 
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        return self.emitter(observer).subscribe(scheduler)
+        return self.emitter(signals_of(observer)).subscribe(scheduler)
 
 
 # -- random_integers -------------------------------------------------------------------------
@@ -437,14 +346,14 @@ class IntegerChunks:
 class _IntegerEmitter(PullEmitter[int]):
     __slots__ = ("_chunks",)
 
-    def __init__(self, observer: abc.ObserverBase[int], chunks: IntegerChunks) -> None:
-        super().__init__(observer)
+    def __init__(self, signals: Signals[int], chunks: IntegerChunks) -> None:
+        super().__init__(signals)
         self._chunks = chunks
         self.done = chunks.exhausted
         self.finite = chunks.finite
 
-    def stop(self) -> None:
-        super().stop()
+    def _release(self) -> None:
+        super()._release()
         self._chunks.release()
 
     def next_items(self, n: int) -> list[int]:
@@ -494,8 +403,8 @@ class RandomIntegers(_PullObservable[int]):
         self._tally.streams += 1
         return IntegerChunks(self._low, self._high, self._seed, self._count, self._tally)
 
-    def emitter(self, observer: abc.ObserverBase[int]) -> PullEmitter[int]:
-        return _IntegerEmitter(observer, self.new_chunks())
+    def emitter(self, signals: Signals[int]) -> PullEmitter[int]:
+        return _IntegerEmitter(signals, self.new_chunks())
 
     def open_batches(self) -> IntegerBatches:
         """Fusable: this subscription's integers as numpy arrays (the fused path)."""
@@ -603,8 +512,8 @@ class _IterableEmitter(PullEmitter[_T]):
 
     __slots__ = ("_ahead", "_iterator")
 
-    def __init__(self, observer: abc.ObserverBase[_T], iterable: Iterable[_T]) -> None:
-        super().__init__(observer)
+    def __init__(self, signals: Signals[_T], iterable: Iterable[_T]) -> None:
+        super().__init__(signals)
         # A sized iterable says it is empty without being read (rule 1.5: an
         # empty stream completes without demand); a generator cannot.
         self.done = isinstance(iterable, Sized) and len(iterable) == 0
@@ -644,8 +553,8 @@ class FromIterable(_PullObservable[_T]):
         self._iterable = iterable
         super().__init__()
 
-    def emitter(self, observer: abc.ObserverBase[_T]) -> PullEmitter[_T]:
-        return _IterableEmitter(observer, self._iterable)
+    def emitter(self, signals: Signals[_T]) -> PullEmitter[_T]:
+        return _IterableEmitter(signals, self._iterable)
 
     def __repr__(self) -> str:
         return f"from_iterable({self._iterable!r})"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from reactivex.scheduler import CurrentThreadScheduler, ImmediateScheduler
 
-from rxrand.core import CreditLink, DemandChannel, demand_channel_of, emit_burst
+from rxrand.core import CreditLink, DemandChannel, demand_channel_of
 
 
 class Owner:
@@ -88,10 +87,10 @@ def test_channel_plan_splits_evenly() -> None:
 def test_channel_link_reports_start_bursts_and_detach_to_the_owner_once() -> None:
     channel, owner, (link,) = channel_with(1)
     link.start()
-    sent = emit_burst(link, lambda _: None, range(5), lambda: False)
+    link.begin()
+    link.end(5)
     link.dispose()
     link.dispose()  # idempotent
-    assert sent == 5
     assert owner.events == [
         ("attached", link),
         ("begin", link),
@@ -99,19 +98,6 @@ def test_channel_link_reports_start_bursts_and_detach_to_the_owner_once() -> Non
         ("detached", link),
     ]
     assert channel.links == []
-
-
-def test_channel_emit_burst_stops_when_told_and_ends_the_burst_on_error() -> None:
-    _, owner, (link,) = channel_with(1)
-    seen: list[int] = []
-    assert emit_burst(link, seen.append, range(10), lambda: len(seen) == 3) == 3
-
-    def fail(_: int) -> None:
-        raise RuntimeError("subscriber broke")
-
-    with pytest.raises(RuntimeError):
-        emit_burst(link, fail, range(10), lambda: False)
-    assert owner.events[-1] == ("end", link, 0, True)
 
 
 def test_channel_descends_from_follows_parents() -> None:

@@ -66,3 +66,28 @@ def test_share_subscriber_without_controlled_after_it_is_told_to_add_one() -> No
         ),
     ):
         raise error
+
+
+class _CancelsAt(RecordingSubscriber[int]):
+    """Cancels from inside on_next once it has ``stop_at`` items."""
+
+    def __init__(self, stop_at: int) -> None:
+        super().__init__()
+        self.stop_at = stop_at
+
+    def on_next(self, value: int) -> None:
+        super().on_next(value)
+        if len(self.values) == self.stop_at:
+            self.cancel()
+
+
+def test_share_member_cancelling_inside_on_next_leaves_the_others_their_items() -> None:
+    """A member's burst is its own: its cancel cuts its burst, not the others'."""
+    shared = random_integers(seed=1).pipe(rxrand.share())
+    quitter, stayer = _CancelsAt(2), RecordingSubscriber[int]()
+    shared.pipe(controlled()).subscribe(quitter)
+    shared.pipe(controlled()).subscribe(stayer)
+    stayer.request(5)
+    quitter.request(5)
+    assert quitter.values == stayer.values[:2]
+    assert len(stayer.values) == 5

@@ -10,6 +10,7 @@ import reactivex.operators as ops
 from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxrand import controlled, random_integers
+from rxrand.core.producer import signals_of
 from rxrand.sources import CHUNK_SIZE
 from rxrand.sources.integers import PullEmitter
 from rxrand.testing import RecordingSubscriber
@@ -267,7 +268,7 @@ class _RecordingLink:
 
 class _Digits(PullEmitter[int]):
     def __init__(self, observer: reactivex.abc.ObserverBase[int]) -> None:
-        super().__init__(observer)
+        super().__init__(signals_of(observer))
         self._next = 0
 
     def next_items(self, n: int) -> list[int]:

@@ -29,11 +29,11 @@ import reactivex
 from reactivex import abc
 from reactivex.scheduler import ImmediateScheduler
 
-from rxrand import UNBOUNDED, SocketObserver, controlled, to_async_iterable
+from rxrand import SocketObserver, controlled, to_async_iterable
 from rxrand.cli.client import IntegerStreamChecker, _Consumer
 from rxrand.net import PROMPT
-from rxrand.ops.hops import _Downstream, _ObserveOn, _SubscribeOn
-from rxrand.ops.share import _Hub, _Member, _Shared
+from rxrand.ops.hops import _ObserveOn, _SubscribeOn
+from rxrand.ops.share import _Hub, _Shared
 from rxrand.testing import RecordingSubscriber
 
 from .subscriber_verification import (
@@ -295,9 +295,9 @@ class _ShareHubSetup:
 
     def create_subscriber(self) -> Any:
         hub: _Hub[Any] = _Hub(_Shared(reactivex.never()))
-        member = _Member(hub, _Sink())
-        member.credit = UNBOUNDED
+        member = hub.member(_Sink())
         hub.join(member)
+        member.open()  # no channel: a plain member, unbounded credit
         return hub
 
     def trigger_request(self, subscriber: Any, *_: Any) -> None:
@@ -308,14 +308,18 @@ class _ObserveOnSetup:
     """``observe_on()``'s upstream subscriber, draining on the current thread."""
 
     def create_subscriber(self) -> Any:
-        return _ObserveOn(_Downstream(_Sink(), None), ImmediateScheduler(), 4)
+        hop = _ObserveOn(_Sink(), None, ImmediateScheduler(), 4)
+        hop.open()
+        return hop
 
 
 class _SubscribeOnSetup:
     """``subscribe_on()``'s upstream subscriber."""
 
     def create_subscriber(self) -> Any:
-        return _SubscribeOn(_Downstream(_Sink(), None), ImmediateScheduler())
+        hop = _SubscribeOn(_Sink(), None, ImmediateScheduler())
+        hop.open()
+        return hop
 
 
 class TestShareHubBulkBlackbox(_ShareHubSetup, SubscriberBlackboxVerification):

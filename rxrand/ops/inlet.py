@@ -14,9 +14,9 @@ writes the drain's state:
 **The burst slot.** Pull sources emit against credit in bursts bracketed by their
 :class:`~rxrand.core.channel.CreditLink`. Items that arrive *on the bursting thread
 during the burst* are counted as they come, without a lock: a list append, or, when the
-drain granted the credit on this very stack (``open_grant``), delivered on the spot
-within the demand it allowed (still serial, rule 1.3; within demand, rule 1.1). Items
-from any other thread take the locked path into the buffer.
+drain granted the credit on this very stack (its :class:`GrantWindow` is open), delivered
+on the spot within the demand it allowed (still serial, rule 1.3; within demand, rule
+1.1). Items from any other thread take the locked path into the buffer.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ _get_ident = threading.get_ident
 
 
 class UpstreamIgnoredCancelError(RuntimeError):
-    """Raised into an upstream that keeps emitting after it was cancelled.
+    """Raised into an upstream that keeps emitting after it was cancelled, or overflowed.
 
     reactivex cannot always reach a source that emits in a loop (for example
     ``ops.subscribe_on`` around an endless synchronous source: the loop runs
@@ -57,7 +57,9 @@ class UpstreamIgnoredCancelError(RuntimeError):
     """
 
     def __init__(self) -> None:
-        super().__init__("the subscription was cancelled; the source kept emitting")
+        super().__init__(
+            "the stream has ended (cancelled, or over capacity); the source kept emitting"
+        )
 
 
 @final

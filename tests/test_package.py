@@ -256,8 +256,8 @@ def test_package_no_code_writes_another_objects_private_attribute() -> None:
 
 
 def test_package_no_class_holds_more_than_its_share_of_lines() -> None:
-    """No class over ~250 lines but the three the next step splits."""
-    known = {"ControlledSubscription", "SocketObserver", "Connection"}
+    """No class over ~250 lines but the one the next step splits."""
+    known = {"ControlledSubscription"}
     large = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

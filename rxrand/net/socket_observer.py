@@ -103,6 +103,7 @@ class SocketObserver(Generic[_T]):
         "_state",
         "_subscription",
         "_wake",
+        "_write_batch",
     )
 
     # Without an encoder the items are integers: SocketObserver[str]() is a type error.
@@ -168,10 +169,10 @@ class SocketObserver(Generic[_T]):
             on_flushed=self._finish,
             on_error=self._fail,
         )
-        # The cycle's arrival lists, appended to from any thread: one call per item.
+        # The cycle's arrival lists (appended to from any thread) and its eager write.
         self._push = self._cycle.values.append
         self._push_batch = self._cycle.batches.append
-        # Items that arrive outside our own request(): the loop writes them, once per burst.
+        self._write_batch = self._cycle.write_batch
         self._wake = LoopWake(self._loop, self._cycle.arrived)
         self._in_request = False
 
@@ -227,6 +228,9 @@ class SocketObserver(Generic[_T]):
 
     def on_next_batch(self, batch: Batch[_T]) -> None:
         """Bulk delivery: a non-empty batch (a numpy int array on the fused path)."""
+        if self._in_request and threading.get_ident() == self._loop_thread:
+            self._write_batch(batch)  # inside our own request: written at once
+            return
         self._push_batch(batch)
         if not self._in_request:
             self._wake()

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable
 
+import numpy as np
 import pytest
 
 from rxrand.net import INT_LINES, KernelWindow, Sender
@@ -32,9 +33,13 @@ class Upstream:
         if not self.subscribed:
             return False
         self.requests.append(n)
+        self.answer(n)
+        return True
+
+    def answer(self, n: int) -> None:
+        """Deliver ``n`` items, one by one (inside the request, as a synchronous source does)."""
         assert self.cycle is not None
         self.cycle.values.extend(range(n))
-        return True
 
     def on_flushed(self) -> None:
         self.flushed += 1
@@ -121,6 +126,24 @@ def test_write_cycle_an_item_that_cannot_be_encoded_goes_to_on_error() -> None:
         cycle.schedule()
         await asyncio.sleep(0.05)
         assert [type(error) for error in upstream.errors] == [TypeError]
+
+    run_cycle(scenario)
+
+
+def test_write_cycle_a_batch_arriving_inside_its_request_is_written_at_once() -> None:
+    sent_between: list[int] = []
+
+    async def scenario(cycle: WriteCycle[int], upstream: Upstream, _: socket.socket) -> None:
+        def answer(n: int) -> None:
+            cycle.write_batch(np.arange(n // 2))
+            sent_between.append(cycle.stats.bytes_sent)  # before the second batch is drawn
+            cycle.write_batch(np.arange(n - n // 2))
+
+        upstream.answer = answer  # type: ignore[method-assign]
+        cycle.schedule()
+        await asyncio.sleep(0.05)
+        assert sent_between[0] > 0
+        assert cycle.stats.items_written == sum(upstream.requests)
 
     run_cycle(scenario)
 

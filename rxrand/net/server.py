@@ -329,6 +329,8 @@ class Connection:
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
         self._sock.close()
         self._server.forget(self)
+        if not log.isEnabledFor(logging.INFO):
+            return  # the counters cost a dozen calls per connection: only for a log line
         stats = self._stream.stats
         log.info(
             "close peer=%s count=%s sent=%d bytes=%d duration=%.3fs paused=%d reason=%s",

@@ -279,7 +279,9 @@ class WriteCycle(Generic[_T]):
         self._handle = None
         rounds = 0
         arrived = True
-        most = ROUNDS_PER_TURN if self._fused else 1
+        # A stream's first turn is one round: a burst of new streams each sends its first
+        # bytes before any of them takes four rounds (time to first byte).
+        most = ROUNDS_PER_TURN if self._fused and self._requested else 1
         window = self._window
         while True:
             if self._stopped or not self._write_arrived():

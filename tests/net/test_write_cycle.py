@@ -12,7 +12,7 @@ import pytest
 
 from rxrand.net import INT_LINES, KernelWindow, Sender
 from rxrand.net.kernel import make_kernel_aware
-from rxrand.net.write_cycle import LoopWake, WriteCycle
+from rxrand.net.write_cycle import ROUNDS_PER_TURN, LoopWake, WriteCycle
 
 from ..conftest import tcp_pair
 
@@ -62,15 +62,15 @@ class Upstream:
 Scenario = Callable[[WriteCycle[int], Upstream, socket.socket], Awaitable[None]]
 
 
-def run_cycle(scenario: Scenario) -> None:
-    """Run ``scenario`` with a started per-item cycle over a loopback connection."""
+def run_cycle(scenario: Scenario, *, fused: bool = False) -> None:
+    """Run ``scenario`` with a started cycle (per item by default) over a loopback connection."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         with tcp_pair() as (server, client):
             upstream = Upstream()
             cycle = upstream.make(server, loop)
-            cycle.start(fused=False)
+            cycle.start(fused=fused)
             try:
                 await scenario(cycle, upstream, client)
             finally:
@@ -146,6 +146,16 @@ def test_write_cycle_a_batch_arriving_inside_its_request_is_written_at_once() ->
         assert cycle.stats.items_written == sum(upstream.requests)
 
     run_cycle(scenario)
+
+
+def test_write_cycle_fused_first_turn_is_one_round_then_up_to_four() -> None:
+    async def scenario(cycle: WriteCycle[int], upstream: Upstream, _: socket.socket) -> None:
+        cycle.run()  # the first turn: one round, then the rest is scheduled
+        assert len(upstream.requests) == 1
+        cycle.run()
+        assert len(upstream.requests) == 1 + ROUNDS_PER_TURN
+
+    run_cycle(scenario, fused=True)
 
 
 def test_loop_wake_on_the_loop_thread_calls_at_once() -> None:

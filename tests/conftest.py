@@ -137,3 +137,22 @@ def on_loop(loop: asyncio.AbstractEventLoop, function: Callable[[], Any]) -> Any
         return function()
 
     return asyncio.run_coroutine_threadsafe(run(), loop).result(10)
+
+
+@contextlib.contextmanager
+def tcp_pair(
+    *, server_sndbuf: int | None = None, client_rcvbuf: int | None = None
+) -> Iterator[tuple[socket.socket, socket.socket]]:
+    """(server side, client side) of one loopback TCP connection, closed afterwards."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname()[:2])
+        server, _ = listener.accept()
+    if server_sndbuf is not None:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, server_sndbuf)
+    if client_rcvbuf is not None:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, client_rcvbuf)
+    try:
+        yield server, client
+    finally:
+        server.close()
+        client.close()

@@ -286,8 +286,8 @@ def test_package_calls_no_private_method_of_another_object() -> None:
 
 
 def test_package_no_class_holds_more_than_its_share_of_lines() -> None:
-    """No class over ~250 lines but the two the next step splits."""
-    known = {"SocketObserver", "Connection"}
+    """No class over ~250 lines."""
+    known: set[str] = set()
     large = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -16,9 +16,13 @@ At the edge (asyncio and sockets):
 * :mod:`rxrand.net.hangup`: the watcher that notices a client's hang-up without reading;
 * :mod:`rxrand.net.sender`: :class:`~rxrand.net.sender.Sender`, the one writer of a socket;
 * :mod:`rxrand.net.socket_observer`: :class:`~rxrand.SocketObserver`, which requests more only
-  once the kernel has drained;
+  once the kernel has drained (the Reactive Streams facade);
+* :mod:`rxrand.net.write_cycle`: :class:`~rxrand.net.write_cycle.WriteCycle`, the observer's
+  pacing and writing (encode, send, request while the kernel has room);
 * :mod:`rxrand.net.socket_source`: :func:`~rxrand.socket_lines`, a socket read under demand;
 * :mod:`rxrand.net.eventloop`: the event loops the server can run on (asyncio, uvloop);
+* :mod:`rxrand.net.interest`: one connection's loop registrations (reader, hang-up watch, timer);
+* :mod:`rxrand.net.connection_stream`: one connection's stream, from its count to its end;
 * :mod:`rxrand.net.server`: :class:`~rxrand.net.server.RandomIntegerServer`.
 """
 

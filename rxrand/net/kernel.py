@@ -17,7 +17,7 @@ import contextlib
 import socket
 import struct
 from types import ModuleType
-from typing import Final
+from typing import Final, final
 
 from .window import NOTSENT_LOWAT
 
@@ -30,6 +30,7 @@ except ImportError:  # not POSIX: no kernel queries, the portable fallbacks appl
 __all__ = [
     "SIOCOUTQ",
     "SIOCOUTQNSD",
+    "KernelGauge",
     "acked_bytes",
     "configure_stream_socket",
     "lift_notsent_lowat",
@@ -134,3 +135,32 @@ def acked_bytes(sock: socket.socket, written: int) -> int:
     if queued is not None:
         return written - queued
     return written
+
+
+@final
+class KernelGauge:
+    """One socket's send queue as its writer sees it: the unsent bytes, and the low-water mark.
+
+    Args:
+        sock: The socket.
+        aware: Whether :func:`unsent_bytes` can be read on it (:func:`make_kernel_aware`);
+            if not, :meth:`unsent` answers ``None``.
+        lowat: The ``TCP_NOTSENT_LOWAT`` the socket was configured with.
+    """
+
+    __slots__ = ("_lowat", "_sock", "aware")
+
+    def __init__(self, sock: socket.socket, aware: bool, lowat: int = NOTSENT_LOWAT) -> None:
+        self._sock = sock
+        self.aware = aware
+        self._lowat = lowat
+
+    def unsent(self) -> int | None:
+        """The kernel's unsent bytes; ``None`` where they cannot be read."""
+        return unsent_bytes(self._sock) if self.aware else None
+
+    def follow(self, lowat: int) -> None:
+        """Move the socket's ``TCP_NOTSENT_LOWAT`` to ``lowat`` (nothing if it is there)."""
+        if lowat != self._lowat:
+            self._lowat = lowat
+            set_notsent_lowat(self._sock, lowat)

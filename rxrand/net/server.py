@@ -28,11 +28,13 @@ from typing import Final, final
 import reactivex.operators as ops
 from reactivex import Observable
 
-from ..ops.controlled import ControlledSubscription, controlled
+from ..ops.controlled import ControlledSubscription
 from ..sources.integers import random_integers
+from .connection_stream import ConnectionStream
 from .errors import ConnectionLost, connection_lost, out_of_resources, translate_os_error
 from .hangup import HangupWatcher
-from .kernel import acked_bytes, lift_notsent_lowat, make_kernel_aware, unsent_bytes
+from .interest import LoopInterest
+from .kernel import acked_bytes, make_kernel_aware, unsent_bytes
 from .protocol import (
     Abort,
     Action,
@@ -49,7 +51,6 @@ from .protocol import (
     ShutdownWrite,
     StartStream,
     StopStream,
-    StreamEnded,
     Tick,
 )
 from .sender import Sender
@@ -120,6 +121,13 @@ class Connection:
     streaming it does not read at all: a reset is seen by the server's
     :class:`~rxrand.net.hangup.HangupWatcher`, or, where there is none, by
     reads on a budget of one ``recv`` per ``_FALLBACK_READ_PAUSE``.
+
+    Its two helpers have one job each: a
+    :class:`~rxrand.net.interest.LoopInterest` keeps the loop's registrations
+    (reader, hang-up watch, timer) as the protocol wants them, and a
+    :class:`~rxrand.net.connection_stream.ConnectionStream` runs the stream the
+    protocol starts and stops. The connection itself only drives: events in,
+    actions out, one step at a time.
     """
 
     def __init__(
@@ -135,20 +143,23 @@ class Connection:
         self.peer = peer
         self._protocol = ServerProtocol(server.limits, self._loop.time())
         self._sender = Sender(sock, self._loop, on_lost=self._on_lost)
-        self._sender.claim(self._on_drained)
+        self._stream = ConnectionStream(
+            sock, self._sender, self._loop, on_drained=self._on_drained, on_event=self._feed
+        )
+        self._interest = LoopInterest(
+            self._loop,
+            self._fd,
+            server.watcher,
+            on_readable=self._on_readable,
+            on_hangup=self._on_hangup,
+            on_timer=self._on_timer,
+        )
         self._events: deque[Event] = deque()
         self._stepping = False
         self._closed = False
-        self._reading = False
-        self._watching = False
         self._input_eof = False
         self._read_pause: asyncio.TimerHandle | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = math.inf
         self._opened = time.monotonic()
-        self._kernel_aware = False
-        self.observer: SocketObserver[int] | None = None
-        self.subscription: ControlledSubscription[int] | None = None
 
     @property
     def count(self) -> int | None:
@@ -163,6 +174,16 @@ class Connection:
         return Phase.CLOSED if self._closed else self._protocol.phase
 
     @property
+    def observer(self) -> SocketObserver[int] | None:
+        """The stream's writer, once the client asked for a count."""
+        return self._stream.observer
+
+    @property
+    def subscription(self) -> ControlledSubscription[int] | None:
+        """The stream's subscription, once the client asked for a count."""
+        return self._stream.subscription
+
+    @property
     def bytes_sent(self) -> int:
         """Every byte the kernel accepted: prompt, error lines and stream."""
         return self._sender.bytes_sent
@@ -170,7 +191,7 @@ class Connection:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._kernel_aware = make_kernel_aware(self._sock)
+        self._stream.configured(make_kernel_aware(self._sock))
         log.info("open peer=%s", self.peer)
         self._step(self._protocol.start())
 
@@ -185,9 +206,7 @@ class Connection:
 
     def buffered(self) -> tuple[int, int | None]:
         """(bytes held in user space, unsent bytes in the kernel or ``None`` if unknown)."""
-        held = self._sender.pending
-        if self.observer is not None:
-            held = max(held, self.observer.held_bytes)
+        held = max(self._sender.pending, self._stream.held_bytes)
         if self._closed:
             return held, None
         return held, unsent_bytes(self._sock)
@@ -226,9 +245,10 @@ class Connection:
         if isinstance(action, Send):
             self._sender.write(action.data)
         elif isinstance(action, StartStream):
-            self._start_stream(action.count)
+            log.debug("peer=%s asked for %d integers", self.peer, action.count)
+            self._stream.start(self._server.source(action.count))
         elif isinstance(action, StopStream):
-            self._stop_stream()
+            self._stream.stop()
         elif isinstance(action, ShutdownWrite):
             try:
                 self._sock.shutdown(socket.SHUT_WR)
@@ -243,36 +263,13 @@ class Connection:
     def _sync(self) -> None:
         """Make reads, the hang-up watch and the timer match what the protocol wants."""
         protocol = self._protocol
-        quiet = protocol.phase in (Phase.STREAMING, Phase.ENDING)
-        watcher = self._server.watcher
-        if quiet and watcher is not None:
-            if not self._watching:
-                self._watching = True
-                watcher.watch(self._fd, self._on_hangup)
-        elif self._watching:
-            self._watching = False
-            if watcher is not None:
-                watcher.unwatch(self._fd)
-        if protocol.reading:
-            want = True
-        elif quiet and watcher is None:
+        quiet = protocol.phase is Phase.STREAMING or protocol.phase is Phase.ENDING
+        interest = self._interest
+        read = protocol.reading
+        if not read and quiet and not interest.can_watch:
             # No hang-up watcher: read on a budget, so a flood costs little.
-            want = not self._input_eof and self._read_pause is None
-        else:
-            want = False
-        if want != self._reading:
-            self._reading = want
-            if want:
-                self._loop.add_reader(self._fd, self._on_readable)
-            else:
-                self._loop.remove_reader(self._fd)
-        if protocol.deadline != self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._timer_at = protocol.deadline
-            if math.isfinite(protocol.deadline):
-                self._timer = self._loop.call_at(protocol.deadline, self._on_timer)
+            read = not self._input_eof and self._read_pause is None
+        interest.set(read=read, watch=quiet, deadline=protocol.deadline)
 
     # -- I/O callbacks ---------------------------------------------------------------
 
@@ -307,79 +304,34 @@ class Connection:
         self._feed(ConnectionLostEvent(lost.reason))
 
     def _on_hangup(self) -> None:
-        self._watching = False
         error = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if not self._closed else 0
         reason = os.strerror(error) if error else "hang-up"
         self._feed(ConnectionLostEvent(reason))
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = math.inf
         acked = 0
         if self._protocol.phase is Phase.STREAMING:
             acked = acked_bytes(self._sock, self._sender.bytes_sent)
         self._feed(Tick(acked))
 
-    # -- the stream -------------------------------------------------------------------
-
-    def _start_stream(self, count: int) -> None:
-        log.debug("peer=%s asked for %d integers", self.peer, count)
-        self._sender.release(self._on_drained)  # the stream's observer writes now
-        observer: SocketObserver[int] = SocketObserver(
-            self._sock,
-            sender=self._sender,
-            loop=self._loop,
-            on_finished=self._stream_finished,
-            kernel_aware=self._kernel_aware,  # configured once, in start()
-        )
-        self.observer = observer
-        self.subscription = self._server.source(count).pipe(controlled()).subscribe(observer)
-
-    def _stop_stream(self) -> None:
-        if self.observer is not None:
-            self.observer.close()
-        self._sender.claim(self._on_drained)
-        self._sender.finish_line()
-        if self._kernel_aware:
-            # What is left (the rest of a line, an error line) is bounded: the
-            # kernel takes it now even from a reader who stopped reading.
-            lift_notsent_lowat(self._sock)
-
-    def _stream_finished(self, error: BaseException | None) -> None:
-        self._sender.claim(self._on_drained)
-        if error is None:
-            self._feed(StreamEnded())
-        elif isinstance(error, ConnectionLost):
-            self._feed(ConnectionLostEvent(error.reason))
-        else:
-            self._feed(StreamEnded(f"{type(error).__name__}: {error}"))
-
     # -- the end -------------------------------------------------------------------------
 
     def _release(self, reason: str, *, abort: bool) -> None:
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._interest.clear()
         if self._read_pause is not None:
             self._read_pause.cancel()
             self._read_pause = None
-        if self.observer is not None:
-            self.observer.close()
-        if self._watching:
-            self._watching = False
-            if self._server.watcher is not None:
-                self._server.watcher.unwatch(self._fd)
-        if self._reading:
-            self._reading = False
-            self._loop.remove_reader(self._fd)
+        self._stream.close()
         self._sender.close()
         if abort:
             with contextlib.suppress(OSError):
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
         self._sock.close()
         self._server.forget(self)
-        stats = self.observer.stats if self.observer is not None else None
+        if not log.isEnabledFor(logging.INFO):
+            return  # the counters cost a dozen calls per connection: only for a log line
+        stats = self._stream.stats
         log.info(
             "close peer=%s count=%s sent=%d bytes=%d duration=%.3fs paused=%d reason=%s",
             self.peer,

@@ -16,6 +16,16 @@ under a small budget too:
 
 The kernel queries live in :mod:`rxrand.net.kernel`; where they cannot see
 into the kernel (not Linux), the writer's own partial writes are the signal.
+
+Two pieces, one job each. :class:`SocketObserver` is the Reactive Streams
+facade: it holds the subscription and the stream's state (waiting, active,
+completing, done), takes items on any thread and hands them to the loop once
+per burst, and ends the stream once. The pacing, encoding and writing live in
+:class:`~rxrand.net.write_cycle.WriteCycle`, which asks the facade for more
+through one method (``request``) and answers through two (``on_flushed``,
+``on_error``). The facade writes into the cycle only by appending to its two
+arrival lists, so that ``on_next`` stays one append and one flag test: the
+per-item path's cost is unchanged by the split.
 """
 
 from __future__ import annotations
@@ -26,45 +36,23 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar, final, overload
+from typing import Generic, TypeVar, final, overload
 
 from ..core.demand import refuse_none_error, refuse_none_subscription
 from ..ops.controlled import ControlledSubscription
 from .encode import Batch, BatchEncoder, batch_encoder
 from .errors import ConnectionLost
-from .kernel import make_kernel_aware, set_notsent_lowat, unsent_bytes
+from .kernel import make_kernel_aware
 from .sender import Sender
 from .window import KERNEL_BUDGET, WINDOW_BYTES, KernelWindow
 from .wire import encode_int_line
+from .write_cycle import LoopWake, WriteCycle, WriterStats
 
 __all__ = ["SocketObserver", "WriterStats"]
 
 _T = TypeVar("_T")
 
-#: Request-and-write rounds one fused-path connection may run per event-loop turn (see
-#: ``_cycle``); one on the per-item path, where a round takes milliseconds.
-ROUNDS_PER_TURN: Final = 4
-
 log = logging.getLogger("rxrand.socket")
-
-
-@dataclass(slots=True)
-class WriterStats:
-    """Per-stream counters, read by the server's log and the tests."""
-
-    #: Items asked of the publisher (sum of request(n)).
-    items_requested: int = 0
-    #: Items whose bytes the kernel has accepted.
-    items_written: int = 0
-    #: Bytes of the stream the kernel has accepted.
-    bytes_sent: int = 0
-    #: ``send`` calls.
-    sends: int = 0
-    #: Times the writer had to wait for the kernel to drain (the seed's "pausing").
-    kernel_full: int = 0
-    #: Most bytes held in user space at once.
-    max_held_bytes: int = 0
 
 
 class _State(enum.Enum):
@@ -103,31 +91,19 @@ class SocketObserver(Generic[_T]):
     """
 
     __slots__ = (
-        "_base_bytes",
-        "_base_full",
-        "_base_sends",
-        "_cycle_handle",
-        "_encoder",
-        "_fused",
+        "_cycle",
         "_in_request",
-        "_inbox",
-        "_items_received",
-        "_kernel_aware",
         "_loop",
         "_loop_thread",
-        "_lowat",
         "_on_finished",
         "_owns_sender",
-        "_pending_items",
-        "_requested",
+        "_push",
+        "_push_batch",
         "_sender",
-        "_sock",
         "_state",
         "_subscription",
-        "_values",
-        "_wake_scheduled",
-        "_window",
-        "_written",
+        "_wake",
+        "_write_batch",
     )
 
     # Without an encoder the items are integers: SocketObserver[str]() is a type error.
@@ -170,48 +146,45 @@ class SocketObserver(Generic[_T]):
         on_finished: Callable[[BaseException | None], None] | None = None,
         kernel_aware: bool | None = None,
     ) -> None:
-        self._window = KernelWindow(window_bytes, kernel_budget)
-        #: The TCP_NOTSENT_LOWAT set on the socket (configure_stream_socket's, at first).
-        self._lowat = self._window.lowat
-        self._sock = sock
+        window = KernelWindow(window_bytes, kernel_budget)
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._encoder: BatchEncoder[Any] = batch_encoder(encoder)
         if kernel_aware is None:
             kernel_aware = make_kernel_aware(sock)
-        self._kernel_aware = kernel_aware
         self._owns_sender = sender is None
         self._sender = (
-            sender if sender is not None else Sender(sock, self._loop, on_lost=self._lost)
+            sender if sender is not None else Sender(sock, self._loop, on_lost=self._fail)
         )
-        self._base_bytes = self._sender.bytes_sent
-        self._base_sends = self._sender.sends
-        self._base_full = self._sender.kernel_full
         self._on_finished = on_finished
         self._state = _State.WAITING
         self._subscription: ControlledSubscription[_T] | None = None
-        # Filled from any thread (append only), emptied on the loop.
-        self._values: list[_T] = []
-        self._inbox: list[Batch[_T]] = []
-        self._wake_scheduled = False
-        self._items_received = 0
-        self._requested = 0
-        self._written = 0
-        self._pending_items = 0
-        self._fused = False
+        self._cycle: WriteCycle[_T] = WriteCycle(
+            sock,
+            self._sender,
+            self._loop,
+            batch_encoder(encoder),
+            window,
+            kernel_aware=kernel_aware,
+            request=self._request,
+            on_flushed=self._finish,
+            on_error=self._fail,
+        )
+        # The cycle's arrival lists (appended to from any thread) and its eager write.
+        self._push = self._cycle.values.append
+        self._push_batch = self._cycle.batches.append
+        self._write_batch = self._cycle.write_batch
+        self._wake = LoopWake(self._loop, self._cycle.arrived)
         self._in_request = False
-        self._cycle_handle: asyncio.Handle | None = None
 
     @property
     def kernel_aware(self) -> bool:
         """Whether TCP_NOTSENT_LOWAT and SIOCOUTQNSD are in use on this socket."""
-        return self._kernel_aware
+        return self._cycle.kernel_aware
 
     @property
     def held_bytes(self) -> int:
         """Encoded bytes held in user space right now (items not yet encoded at their size)."""
-        unencoded = len(self._values) + sum(map(len, self._inbox))
-        return self._sender.pending + unencoded * self._window.item_size
+        return self._cycle.held_bytes
 
     @property
     def finished(self) -> bool:
@@ -220,19 +193,11 @@ class SocketObserver(Generic[_T]):
     @property
     def fused(self) -> bool:
         """Whether integers travel in chunks (the fused path) rather than one by one."""
-        return self._fused
+        return self._cycle.fused
 
     @property
     def stats(self) -> WriterStats:
-        sender = self._sender
-        return WriterStats(
-            items_requested=self._requested,
-            items_written=self._written,
-            bytes_sent=sender.bytes_sent - self._base_bytes,
-            sends=sender.sends - self._base_sends,
-            kernel_full=sender.kernel_full - self._base_full,
-            max_held_bytes=sender.max_held_bytes,
-        )
+        return self._cycle.stats
 
     # -- Reactive Streams subscriber -------------------------------------------
 
@@ -243,54 +208,32 @@ class SocketObserver(Generic[_T]):
             return
         self._subscription = subscription
         self._state = _State.ACTIVE
-        self._sender.claim(self._on_ready)
         # The fused path: integers come as numpy arrays through on_next_batch.
-        self._fused = subscription.fused
-        if not self._fused:
-            # Item by item, a wide window is a long loop turn (about 2 ms per 64 KiB of
-            # encoded items): the window stays at most 1.5 windows, and one round per turn.
-            window = self._window
-            self._window = KernelWindow(
-                window.window_bytes, window.kernel_budget, open_budget=window.kernel_budget
-            )
+        self._cycle.start(fused=subscription.fused)
         # The initial window is requested from the loop, once subscribe() has
         # returned and the whole chain is wired. From another thread (a hop
         # before the socket) the loop may be idle: call_soon would neither be
         # safe nor wake it, and the first request would wait for an unrelated event.
         if threading.get_ident() == self._loop_thread:
-            self._schedule_cycle()
+            self._cycle.schedule()
         else:
-            self._loop.call_soon_threadsafe(self._schedule_cycle)
+            self._loop.call_soon_threadsafe(self._cycle.schedule)
 
     def on_next(self, value: _T) -> None:
         # The hot path of the per-item route: one append (safe from any
         # thread: the list is only ever consumed from its head, on the loop).
-        self._values.append(value)
+        self._push(value)
         if not self._in_request:
             self._wake()
 
     def on_next_batch(self, batch: Batch[_T]) -> None:
         """Bulk delivery: a non-empty batch (a numpy int array on the fused path)."""
-        self._inbox.append(batch)
+        if self._in_request and threading.get_ident() == self._loop_thread:
+            self._write_batch(batch)  # inside our own request: written at once
+            return
+        self._push_batch(batch)
         if not self._in_request:
             self._wake()
-
-    def _wake(self) -> None:
-        """Items arrived outside our own request(): get the loop to write them, once per burst."""
-        if threading.get_ident() != self._loop_thread:
-            if not self._wake_scheduled:
-                self._wake_scheduled = True
-                self._loop.call_soon_threadsafe(self._woken)
-            return
-        self._woken()
-
-    def _woken(self) -> None:
-        self._wake_scheduled = False
-        if self._state is _State.ACTIVE or self._state is _State.COMPLETING:
-            self._schedule_cycle()
-        elif self._state is _State.DONE:
-            self._values.clear()  # nothing is written after close
-            self._inbox.clear()
 
     def on_error(self, error: Exception) -> None:
         refuse_none_error(error)
@@ -310,8 +253,9 @@ class SocketObserver(Generic[_T]):
             return
         self._state = _State.COMPLETING
         self._subscription = None
+        self._cycle.complete()
         if not self._in_request:
-            self._schedule_cycle()
+            self._cycle.schedule()
 
     # -- control by the owner ---------------------------------------------------
 
@@ -326,104 +270,21 @@ class SocketObserver(Generic[_T]):
         self._state = _State.DONE
         self._teardown()
 
-    # -- the write cycle -------------------------------------------------------------
+    # -- what the write cycle asks of the facade ------------------------------------
 
-    def _schedule_cycle(self) -> None:
-        if self._cycle_handle is None:
-            self._cycle_handle = self._loop.call_soon(self._cycle)
-
-    def _on_ready(self) -> None:
-        """The sender emptied its queue, or the kernel has room again."""
-        if self._pending_items:
-            self._written += self._pending_items
-            self._pending_items = 0
-        if self._cycle_handle is None:
-            self._cycle()
-
-    def _cycle(self) -> None:
-        """Write what arrived; while the kernel has room, request what fits and write it.
-
-        At most :data:`ROUNDS_PER_TURN` rounds of request-and-write per loop turn: one
-        endless fast stream must not starve the other connections, yet a loop turn (a
-        poll, a handle, a context) costs as much Python as a round, so one round per turn
-        would spend a third of the fast path's interpreter time on the loop.
-        """
-        self._cycle_handle = None
-        rounds = 0
-        arrived = True
-        while True:
-            if self._state is _State.DONE or not self._write_arrived():
-                return
-            if self._state is _State.COMPLETING:
-                self._finish(None)
-                return
-            if not arrived:
-                return  # what was asked for comes later, through on_next and a new cycle
-            if rounds == (ROUNDS_PER_TURN if self._fused else 1):
-                self._schedule_cycle()
-                return
-            unsent = unsent_bytes(self._sock) if self._kernel_aware else None
-            if self._window.kernel_full(unsent):
-                self._sender.wait_writable()
-                return
-            window = self._window
-            want = window.items_to_request(unsent, self._requested - self._items_received)
-            if window.lowat != self._lowat:
-                # The window opened, widened or closed: the kernel's mark follows it.
-                self._lowat = window.lowat
-                set_notsent_lowat(self._sock, self._lowat)
-            if want <= 0:
-                if window.kernel_full(unsent):
-                    self._sender.wait_writable()  # a wide window closed: wait for the mark
-                return  # else the items already asked for will fill the room
-            subscription = self._subscription
-            if subscription is None:
-                return
-            self._requested += want
-            self._in_request = True
-            try:
-                subscription.request(want)
-            finally:
-                self._in_request = False
-            arrived = bool(self._values or self._inbox) or self._state is not _State.ACTIVE
-            rounds += 1
-
-    def _write_arrived(self) -> bool:
-        """Encode and send what arrived; True once the sender's queue is empty."""
-        sender = self._sender
-        if sender.pending:
+    def _request(self, n: int) -> bool:
+        """Ask upstream for ``n`` more (items arriving meanwhile wait for the cycle)."""
+        subscription = self._subscription
+        if subscription is None:
             return False
-        while self._inbox or self._values:
-            if self._inbox:
-                batch = self._inbox.pop(0)
-            else:
-                values = self._values
-                count = len(values)
-                batch = values[:count]
-                del values[:count]  # appends from another thread meanwhile stay
-            if not len(batch):
-                continue
-            try:
-                data, largest = self._encoder.encode_batch(batch)
-            except Exception as error:
-                self._fail(error)
-                return False
-            count = len(batch)
-            self._items_received += count
-            self._window.saw_item_size(largest)
-            if sender.write(data):
-                self._written += count
-            else:
-                if self._state is _State.DONE or sender.closed:
-                    return False
-                self._pending_items += count
-                return False
+        self._in_request = True
+        try:
+            subscription.request(n)
+        finally:
+            self._in_request = False
         return True
 
     # -- endings ---------------------------------------------------------------------
-
-    def _lost(self, lost: ConnectionLost) -> None:
-        self._fail(lost)
 
     def _fail(self, error: BaseException) -> None:
         if self._state is _State.DONE:
@@ -434,7 +295,7 @@ class SocketObserver(Generic[_T]):
             log.error("stream failed", exc_info=error)
         self._finish(error)
 
-    def _finish(self, error: BaseException | None) -> None:
+    def _finish(self, error: BaseException | None = None) -> None:
         self._state = _State.DONE
         callback = self._on_finished
         self._teardown()
@@ -449,17 +310,6 @@ class SocketObserver(Generic[_T]):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.cancel()
-        if self._cycle_handle is not None:
-            self._cycle_handle.cancel()
-            self._cycle_handle = None
-        self._values.clear()
-        self._inbox.clear()
-        sender = self._sender
+        self._cycle.stop()
         if self._owns_sender:
-            sender.close()
-        else:
-            sender.release(self._on_ready)
-
-
-def _nothing() -> None:
-    return None
+            self._sender.close()

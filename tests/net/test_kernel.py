@@ -12,6 +12,7 @@ import pytest
 import rxrand.net.kernel
 from rxrand.net import NOTSENT_LOWAT
 from rxrand.net.kernel import (
+    KernelGauge,
     acked_bytes,
     configure_stream_socket,
     lift_notsent_lowat,
@@ -129,3 +130,13 @@ def test_kernel_import_rxrand_works_without_fcntl() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_NOTSENT_LOWAT"), reason="no TCP_NOTSENT_LOWAT here")
+def test_kernel_gauge_moves_the_mark_and_reads_unsent_bytes_only_when_aware() -> None:
+    with tcp_pair() as (server, _):
+        gauge = KernelGauge(server, configure_stream_socket(server))
+        assert gauge.unsent() == 0
+        gauge.follow(4 * NOTSENT_LOWAT)
+        assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT) == 4 * NOTSENT_LOWAT
+        assert KernelGauge(server, aware=False).unsent() is None

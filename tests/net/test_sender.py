@@ -13,22 +13,17 @@ from rxrand import ConnectionLost
 from rxrand.net import Sender
 from rxrand.net.sender import BUFFER_SIZES, WriterBusyError
 
+from ..conftest import tcp_pair as shared_tcp_pair
+
 pytestmark = pytest.mark.timeout(60)
 
 
 @contextmanager
 def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = socket.create_connection(listener.getsockname()[:2])
-        server, _ = listener.accept()
-    server.setblocking(False)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    try:
+    """A loopback TCP connection with 4 KiB buffers: the kernel fills up soon."""
+    with shared_tcp_pair(server_sndbuf=4096, client_rcvbuf=4096) as (server, client):
+        server.setblocking(False)
         yield server, client
-    finally:
-        server.close()
-        client.close()
 
 
 def fill(sender: Sender, line: bytes) -> int:

@@ -19,6 +19,8 @@ from reactivex.subject import Subject
 from rxrand import ConnectionLost, SocketObserver, controlled, random_integers
 from rxrand.net import KERNEL_BUDGET, WINDOW_BYTES, unsent_bytes
 
+from ..conftest import tcp_pair as shared_tcp_pair
+
 pytestmark = pytest.mark.timeout(60)
 
 _R = TypeVar("_R")
@@ -26,16 +28,9 @@ _R = TypeVar("_R")
 
 @contextmanager
 def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """(server side, client side) of one loopback TCP connection."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = socket.create_connection(listener.getsockname()[:2])
-        server, _ = listener.accept()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    try:
-        yield server, client
-    finally:
-        server.close()
-        client.close()
+    """(server side, client side) of one loopback TCP connection, a 64 KiB receive buffer."""
+    with shared_tcp_pair(client_rcvbuf=64 * 1024) as pair:
+        yield pair
 
 
 def run(scenario: Callable[[], Awaitable[_R]]) -> _R:

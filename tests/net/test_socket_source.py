@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from reactivex import Observable
 
 from rxrand import LineTooLongError, controlled, from_async_iterable, socket_lines
 from rxrand.net import LineBlock, UnterminatedLineError
+from rxrand.net.socket_source import _nth_true
 from rxrand.testing import RecordingSubscriber
 
 from ..conftest import loop_in_thread, on_loop, wait_until
@@ -189,3 +191,29 @@ def test_socket_lines_bulk_reads_only_against_demand() -> None:
         assert len(probe.values) == 3
         assert sent < 64 * 1024 * 1024  # the writer was stopped, not drained
         on_loop(loop, probe.cancel)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(min_value=1, max_value=40_000),
+    density=st.sampled_from([0.0005, 0.01, 0.15, 0.5, 1.0]),
+    clustered=st.booleans(),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    pick=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_socket_lines_nth_line_end_is_what_flatnonzero_finds(
+    size: int, density: float, clustered: bool, seed: int, pick: float
+) -> None:
+    """The cut of a batch at the demand: the n-th line end, found by counts and bisection."""
+    rng = np.random.default_rng(seed)
+    if clustered:  # the guess by density is far off: the bisection finds it
+        mask = np.zeros(size, np.bool_)
+        start = int(rng.integers(size))
+        mask[start : start + int(rng.integers(1, 6000))] = True
+    else:
+        mask = rng.random(size) < density
+    ends = np.flatnonzero(mask)
+    if not len(ends):
+        return
+    for n in {1, len(ends), 1 + int(pick * (len(ends) - 1))}:
+        assert _nth_true(mask, n, len(ends)) == ends[n - 1]

@@ -21,10 +21,75 @@ PACKAGE = pathlib.Path(rxrand.__file__).parent
 SUBMODULES = {"cli", "client", "core", "net", "ops", "server", "sources", "testing"}
 
 
+def python_prints(code: str) -> str:
+    """What a fresh interpreter prints for ``code``: only what it imports itself is loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout
+
+
 def test_package_all_lists_exactly_the_public_names() -> None:
-    public = {name for name in vars(rxrand) if not name.startswith("_")} | {"__version__"}
+    # The names load on first use (PEP 562): dir() lists them all, vars() those used so far.
+    public = {name for name in dir(rxrand) if not name.startswith("_")} | {"__version__"}
     assert set(rxrand.__all__) == public - SUBMODULES
     assert sorted(rxrand.__all__) == sorted(set(rxrand.__all__))
+
+
+@pytest.mark.parametrize("package", ["rxrand", "rxrand.net"])
+def test_package_every_exported_name_is_its_modules_own(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = module._EXPORTS
+    assert set(exported) == set(module.__all__) - {"__version__"}
+    for name, where in exported.items():
+        assert getattr(module, name) is getattr(importlib.import_module(where), name), name
+        assert name in vars(module)  # found once, then an attribute like any other
+    # What type checkers and the docs read (the imports under TYPE_CHECKING) is the same map.
+    assert module.__file__ is not None
+    (block,) = [
+        node
+        for node in ast.parse(pathlib.Path(module.__file__).read_text()).body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "_TYPE_CHECKING"
+    ]
+    imported = {
+        alias.name: f"{package}.{statement.module}"
+        for statement in block.body
+        if isinstance(statement, ast.ImportFrom)
+        for alias in statement.names
+    }
+    assert imported == exported
+
+
+def test_package_import_loads_no_layer_until_a_name_is_used() -> None:
+    code = (
+        "import sys\n"
+        "import rxrand\n"
+        "print(sorted(name for name in sys.modules if name.startswith('rxrand')))\n"
+        "from rxrand import *\n"
+        "print(controlled.__module__, socket_lines.__module__)\n"
+    )
+    printed = python_prints(code)
+    assert printed.splitlines() == [
+        "['rxrand']",
+        "rxrand.ops.controlled rxrand.net.socket_source",
+    ]
+
+
+def test_package_submodules_are_attributes_as_when_all_were_imported() -> None:
+    code = "import rxrand\nprint(rxrand.net.wire.__name__, rxrand.net.hangup.__name__)\n"
+    printed = python_prints(code)
+    assert printed == "rxrand.net.wire rxrand.net.hangup\n"
+
+
+def test_package_client_does_not_load_the_server() -> None:
+    """The client reads a socket: the server, its writer and its encoders are not its imports."""
+    code = (
+        "import sys\n"
+        "import rxrand.client\n"
+        "print(sorted(name for name in sys.modules if name.startswith('rxrand.net.')))\n"
+    )
+    printed = python_prints(code)
+    assert eval(printed) == ["rxrand.net.errors", "rxrand.net.socket_source", "rxrand.net.wire"]
 
 
 def test_package_exports_at_most_25_names() -> None:
@@ -127,14 +192,13 @@ def test_package_import_adds_neither_subprocess_nor_selectors_to_what_reactivex_
         "import sys, reactivex, reactivex.operators, numpy\n"
         "before = set(sys.modules)\n"
         "import rxrand\n"
+        "from rxrand import *\n"  # the names load on first use
         "added = set(sys.modules) - before\n"
         "print(sorted(name for name in added if not name.startswith('rxrand.') or "
         "name.startswith('rxrand.cli')))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    added = eval(done.stdout)  # a printed list of str
+    printed = python_prints(code)
+    added = eval(printed)  # a printed list of str
     assert "subprocess" not in added
     assert "selectors" not in added
     assert not [name for name in added if name.startswith("rxrand.cli")]

@@ -26,38 +26,43 @@ At the edge (asyncio and sockets):
 * :mod:`rxrand.net.server`: :class:`~rxrand.net.server.RandomIntegerServer`.
 """
 
-from .encode import INT_LINES, BatchEncoder, IntLines, encode_int_array
-from .errors import ConnectionLost
-from .eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
-from .kernel import acked_bytes, unsent_bytes
-from .line_table import LineTable
-from .protocol import ProtocolLimits, ServerProtocol
-from .sender import Sender
-from .server import RandomIntegerServer, ServerConfig
-from .socket_observer import SocketObserver, WriterStats
-from .socket_source import (
-    BULK_RECV_BYTES,
-    RECV_BYTES,
-    LineBlock,
-    LineTooLongError,
-    SocketLines,
-    UnterminatedLineError,
-    socket_lines,
-)
-from .window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
-from .wire import (
-    MAX_LINE_LENGTH,
-    NEED_DATA,
-    PROMPT,
-    BadCount,
-    EndOfInput,
-    Line,
-    LineDecoder,
-    LineTooLong,
-    encode_int_line,
-    error_line,
-    parse_count,
-)
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+# Loaded on first use, as in rxrand/__init__.py: the client, which reads a socket, does not
+# load the server, the writer and the encoders (PEP 562's module __getattr__).
+if _TYPE_CHECKING:
+    from .encode import INT_LINES, BatchEncoder, IntLines, encode_int_array
+    from .errors import ConnectionLost
+    from .eventloop import EVENT_LOOPS, LoopUnavailable, event_loop_factory
+    from .kernel import acked_bytes, unsent_bytes
+    from .line_table import LineTable
+    from .protocol import ProtocolLimits, ServerProtocol
+    from .sender import Sender
+    from .server import RandomIntegerServer, ServerConfig
+    from .socket_observer import SocketObserver, WriterStats
+    from .socket_source import (
+        BULK_RECV_BYTES,
+        RECV_BYTES,
+        LineBlock,
+        LineTooLongError,
+        SocketLines,
+        UnterminatedLineError,
+        socket_lines,
+    )
+    from .window import KERNEL_BUDGET, NOTSENT_LOWAT, WINDOW_BYTES, KernelWindow
+    from .wire import (
+        MAX_LINE_LENGTH,
+        NEED_DATA,
+        PROMPT,
+        BadCount,
+        EndOfInput,
+        Line,
+        LineDecoder,
+        LineTooLong,
+        encode_int_line,
+        error_line,
+        parse_count,
+    )
 
 __all__ = [
     "BULK_RECV_BYTES",
@@ -101,3 +106,72 @@ __all__ = [
     "socket_lines",
     "unsent_bytes",
 ]
+
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("INT_LINES", "BatchEncoder", "IntLines", "encode_int_array"), "rxrand.net.encode"
+    ),
+    "ConnectionLost": "rxrand.net.errors",
+    **dict.fromkeys(
+        ("EVENT_LOOPS", "LoopUnavailable", "event_loop_factory"), "rxrand.net.eventloop"
+    ),
+    **dict.fromkeys(("acked_bytes", "unsent_bytes"), "rxrand.net.kernel"),
+    "LineTable": "rxrand.net.line_table",
+    **dict.fromkeys(("ProtocolLimits", "ServerProtocol"), "rxrand.net.protocol"),
+    "Sender": "rxrand.net.sender",
+    **dict.fromkeys(("RandomIntegerServer", "ServerConfig"), "rxrand.net.server"),
+    **dict.fromkeys(("SocketObserver", "WriterStats"), "rxrand.net.socket_observer"),
+    **dict.fromkeys(
+        (
+            "BULK_RECV_BYTES",
+            "RECV_BYTES",
+            "LineBlock",
+            "LineTooLongError",
+            "SocketLines",
+            "UnterminatedLineError",
+            "socket_lines",
+        ),
+        "rxrand.net.socket_source",
+    ),
+    **dict.fromkeys(
+        ("KERNEL_BUDGET", "NOTSENT_LOWAT", "WINDOW_BYTES", "KernelWindow"), "rxrand.net.window"
+    ),
+    **dict.fromkeys(
+        (
+            "MAX_LINE_LENGTH",
+            "NEED_DATA",
+            "PROMPT",
+            "BadCount",
+            "EndOfInput",
+            "Line",
+            "LineDecoder",
+            "LineTooLong",
+            "encode_int_line",
+            "error_line",
+            "parse_count",
+        ),
+        "rxrand.net.wire",
+    ),
+}
+
+#: The submodules, found as attributes as they were when this module imported them all.
+_MODULES = frozenset(
+    {module.rsplit(".", 1)[1] for module in _EXPORTS.values()} | {"hangup", "send_queue"}
+)
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _MODULES:
+        return importlib.import_module(f"rxrand.net.{name}")  # `import rxrand.net; rxrand.net.wire`
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rxrand.net' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found once: later uses do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

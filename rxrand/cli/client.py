@@ -45,8 +45,16 @@ _MAX_DIGITS: Final = 5
 #: Blocks shorter than this are checked line by line.
 _SMALL: Final = 16
 _LF: Final = 0x0A
-_CR: Final = 0x0D
 _ZERO: Final = 0x30
+#: ``b"\r\n"`` read as one 16-bit word in this machine's byte order.
+_CRLF: Final = int(np.frombuffer(b"\r\n", np.uint16)[0])
+#: The block's one ``translate``: digits and ``\n`` stay, ``\r`` goes (deleted), any other
+#: byte becomes :data:`_FOREIGN`.
+_FOREIGN: Final = b"\xff"
+_TO_OUTPUT: Final = bytes(
+    byte if byte == _LF or 0x30 <= byte <= 0x39 else _FOREIGN[0] for byte in range(256)
+)
+_HIGHEST_LINE: Final = b"%d\n" % HIGHEST
 _PROMPT_LINE: Final = PROMPT.rstrip(b"\r\n")
 
 
@@ -95,68 +103,83 @@ class IntegerStreamChecker:
         """``count`` whole lines at once (the bulk path), checked as :meth:`values` checks them.
 
         Returns the integers as ``b"%d\\n"`` lines, and (with ``parse``) as
-        ints. Vectorised: a dozen numpy passes over byte masks of the block (it
-        fits the CPU's cache), no Python call per line and no line positions.
-        Anything unusual (a bad line, leading zeros, too many lines) goes
-        through :meth:`values`, line by line, for the exact reason
-        and the canonical output.
+        ints. One ``bytes.translate`` makes the output (``\\r`` dropped, any byte
+        but a digit or ``\\n`` marked), then a few numpy passes over byte masks
+        of it (a block fits the CPU's cache): no Python call per line and no
+        line positions. Anything unusual (a bad line, leading zeros, too many
+        lines, mixed line ends) goes through :meth:`values`, line by line, for
+        the exact reason and the canonical output.
 
         Raises:
             ClientError: as :meth:`values` does.
         """
-        if not count or self.received + count > self.count or data[-1:] != b"\n":
+        size = len(data)
+        if (
+            not count
+            or self.received + count > self.count
+            or size < _SMALL  # the masks' shifted views need a few bytes
+            or data[-1:] != b"\n"
+        ):
             return self._slowly(data, parse)
-        raw = np.frombuffer(data, np.uint8)
-        size = len(raw)
-        if size < _SMALL:
-            return self._slowly(data, parse)  # the masks' shifted views need a few bytes
-        if len(self._scratch) < 4 * size:
-            # Reused masks: fresh 256 KiB temporaries per block made the allocator map and
-            # unmap memory, costing more system time than the checks took.
-            self._scratch = np.empty(4 * max(size, 1 << 18), np.bool_)
-        scratch = self._scratch
-        other, lf, spare, work = (scratch[k * size : (k + 1) * size] for k in range(4))
-        np.subtract(raw, _ZERO, out=work.view(np.uint8))
-        np.greater(work.view(np.uint8), 9, out=other)  # not a digit
+        # The output at once: the one pass that every block needs anyway.
+        out = data.translate(_TO_OUTPUT, b"\r")
+        if _FOREIGN in out:
+            return self._slowly(data, parse)
+        carriages = size - len(out)
+        if carriages:
+            # All "\r\n" (mixed line ends go the slow way): as many "\r" as lines, and as
+            # many b"\r\n" pairs, counted as 16-bit words at even and at odd offsets.
+            if carriages != count:
+                return self._slowly(data, parse)
+            raw = np.frombuffer(data, np.uint8)
+            even = raw[: size & ~1].view(np.uint16)
+            odd = raw[1 : 1 + ((size - 1) & ~1)].view(np.uint16)
+            pairs = self._bools(size)[: len(even)]
+            pairs_found = int(np.count_nonzero(np.equal(even, _CRLF, out=pairs)))
+            pairs = pairs[: len(odd)]
+            if pairs_found + int(np.count_nonzero(np.equal(odd, _CRLF, out=pairs))) != count:
+                return self._slowly(data, parse)
+        # From here on, only digits and "\n" in `out`, which ends with "\n".
+        size = len(out)
+        raw = np.frombuffer(out, np.uint8)
+        scratch = self._bools(size)
+        lf, pair, spare, window = (scratch[k * size : (k + 1) * size] for k in range(4))
         np.equal(raw, _LF, out=lf)
-        if int(np.count_nonzero(lf)) != count:
+        if lf[0] or int(np.count_nonzero(lf)) != count:
             return self._slowly(data, parse)
-        # Only digits and line ends, all "\n" or all "\r\n" (mixed ones go the slow way).
-        others = int(np.count_nonzero(other))
-        if others == count:
-            carriage = False
-        elif others == 2 * count:
-            ends = np.equal(raw, _CR, out=spare)
-            paired = np.logical_and(ends[:-1], lf[1:], out=work[: size - 1])
-            if int(np.count_nonzero(paired)) != count:
-                return self._slowly(data, parse)
-            carriage = True
-        else:
+        # No empty line: "\n" pairs, counted from the Trues of lf[:-1] | lf[1:].
+        pair = np.logical_or(lf[:-1], lf[1:], out=pair[: size - 1])
+        if int(np.count_nonzero(pair)) != 2 * count - 1:
             return self._slowly(data, parse)
-        # No empty line: none at the start, no line end right after a "\n".
-        if other[0] or np.any(np.logical_and(lf[:-1], other[1:], out=work[: size - 1])):
-            return self._slowly(data, parse)
-        # At most 5 digits, and 10000 at most: 5 digits in a row are rare (10000 is one
-        # line in 10,001), each checked by hand.
-        pair = np.logical_or(other[:-1], other[1:], out=work[: size - 1])
-        triple = np.logical_or(pair[:-1], other[2:], out=spare[: size - 2])
-        window = np.logical_or(triple[:-2], triple[2:], out=work[: size - 4])
-        for start in _rare(window, False):  # where 5 digits start
-            if data[start : start + _MAX_DIGITS + 1].rstrip(b"\r\n") != b"10000":
-                return self._slowly(data, parse)
-        # No leading zero (the output is canonical): a "0" starting a line, then a digit.
-        if raw[0] == _ZERO and not other[1]:
-            return self._slowly(data, parse)
+        # window[p]: a "\n" in out[p : p + 5]; where not, 5 digits start (10000, or a fault).
+        triple = np.logical_or(pair[:-1], lf[2:], out=spare[: size - 2])
+        window = np.logical_or(triple[:-2], triple[2:], out=window[: size - 4])
+        # zero[p - 1]: a line that starts at p with a "0" and a digit after it (not canonical).
         zero = np.equal(raw[1:-1], _ZERO, out=spare[: size - 2])
         np.logical_and(zero, lf[:-2], out=zero)
-        for index in _rare(zero, True):
-            if not other[index + 2]:
+        np.greater(zero, lf[2:], out=zero)  # and not "\n" after it
+        if (raw[0] == _ZERO and not lf[1]) or zero[size - 5 :].any():
+            return self._slowly(data, parse)
+        # Both are rare (10000 is one line in 10,001): one scan finds them, each checked by hand.
+        fine = np.greater(window[1:], zero[: size - 5], out=pair[: size - 5])
+        starts = [index + 1 for index in _rare(fine)]
+        if not window[0]:
+            starts.append(0)
+        for start in starts:
+            if out[start : start + _MAX_DIGITS + 1] != _HIGHEST_LINE:
                 return self._slowly(data, parse)
         self.received += count
         values: list[int] = []
         if parse:
-            values = [int(line) for line in data.split()]
-        return (data.translate(None, b"\r") if carriage else data), values
+            values = [int(line) for line in out.split()]
+        return out, values
+
+    def _bools(self, size: int) -> Any:
+        """Reused masks for a block of ``size`` bytes: fresh 256 KiB temporaries per block
+        made the allocator map and unmap memory, costing more system time than the checks."""
+        if len(self._scratch) < 4 * size:
+            self._scratch = np.empty(4 * max(size, 1 << 18), np.bool_)
+        return self._scratch
 
     def _slowly(self, data: bytes, parse: bool) -> tuple[bytes, list[int]]:
         lines = [line[:-1] if line.endswith(b"\r") else line for line in data.split(b"\n")[:-1]]
@@ -176,20 +199,17 @@ class IntegerStreamChecker:
 _ALL_SET: Final = 0x0101010101010101
 
 
-def _rare(mask: Any, value: bool) -> list[int]:
-    """Where a bool array holds ``value``, when that is rare: the words of 8 first.
+def _rare(mask: Any) -> list[int]:
+    """Where a bool array is False, when that is rare: the words of 8 first.
 
     ``np.flatnonzero`` over every byte costs as much as the whole check; over the
     array seen as 64-bit words it costs an eighth, and the few words that differ
     are looked into one by one.
     """
     whole = len(mask) // 8 * 8
-    words = mask[:whole].view(np.uint64)
-    found = np.flatnonzero(words != (_ALL_SET if not value else 0)).tolist()
-    positions = [
-        8 * word + bit for word in found for bit in range(8) if bool(mask[8 * word + bit]) == value
-    ]
-    positions += [index for index in range(whole, len(mask)) if bool(mask[index]) == value]
+    found = np.flatnonzero(mask[:whole].view(np.uint64) != _ALL_SET).tolist()
+    positions = [8 * word + bit for word in found for bit in range(8) if not mask[8 * word + bit]]
+    positions += [index for index in range(whole, len(mask)) if not mask[index]]
     return positions
 
 

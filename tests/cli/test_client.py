@@ -95,6 +95,10 @@ def test_checker_block_agrees_with_values_line_by_line(
     """The bulk path's vectorised checks say what the per-line checks say, byte for byte."""
     ending = lines[0][1]
     data = b"".join(line + (end if mixed else ending) for line, end in lines)
+    assert_block_agrees_with_values(data, limit)
+
+
+def assert_block_agrees_with_values(data: bytes, limit: int) -> None:
     count = data.count(b"\n")
     pieces = data.split(b"\n")[:-1]
     reference = IntegerStreamChecker(limit)
@@ -112,6 +116,46 @@ def test_checker_block_agrees_with_values_line_by_line(
         values,
     )
     assert bulk.received == reference.received
+
+
+# Odd lines for long blocks; "1\r2\n3" is two lines, one with a "\r" in the middle, so that
+# a "\r\n" block holds as many "\r" as "\n" but not in pairs.
+_odd_in_a_block = _odd_lines | st.sampled_from(
+    [b"01", b"007", b"100000", b"x", b" 1", b"\r", b"1\r\r", b"1\r2\n3", b"10\r\n"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 10_000), min_size=4, max_size=40),
+    odd=_odd_in_a_block,
+    ending=st.sampled_from([b"\r\n", b"\n"]),
+)
+def test_checker_block_finds_one_odd_line_anywhere(
+    values: list[int], odd: bytes, ending: bytes
+) -> None:
+    """Blocks long enough for the vectorised path, one odd line at the start, the end, between."""
+    size = len(values)
+    for where in sorted({0, 1, 2, size // 2, size - 2, size - 1, size}):
+        lines = [b"%d" % value for value in values]
+        lines.insert(where, odd)
+        assert_block_agrees_with_values(b"".join(line + ending for line in lines), len(lines) + 1)
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+def test_checker_block_takes_what_servers_send_without_the_line_by_line_path(
+    ending: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("the line-by-line path")
+
+    monkeypatch.setattr(IntegerStreamChecker, "_slowly", refuse)
+    values = [10000, 0, 7, 10000, 10000, 42, 0, 0, 9999, 1000, 10000, 5, 0, 10000]
+    data = b"".join(b"%d" % value + ending for value in values)
+    checker = IntegerStreamChecker(len(values))
+    checker.prompt(PROMPT.rstrip(b"\r\n"))
+    lines = b"".join(b"%d\n" % value for value in values)
+    assert checker.block(data, len(values), parse=True) == (lines, values)
 
 
 def test_checker_block_fast_path_output() -> None:

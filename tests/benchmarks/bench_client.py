@@ -25,7 +25,8 @@ wall time, start-up included, as a user would time it; every output file is chec
 
     python tests/benchmarks/bench_client.py compare --count 30000000 --rounds 5
 
-It prints the medians and the ratio bare/client (median of per-round ratios, [min-max]).
+It prints the medians (wall time, and each process's user + system CPU, which a busy machine
+disturbs less) and the ratio bare/client (median of per-round ratios, [min-max]).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import selectors
 import shutil
 import socket
@@ -435,6 +437,8 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
         # -N: half-close after the count (the server still sends every integer).
         commands["nc"] = (["nc", "-N", "127.0.0.1", str(port)], out, count + 1)
     times: dict[str, list[float]] = {name: [] for name in commands}
+    # Each process's user + system CPU: less sensitive to a busy machine than its wall time.
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     problems: list[str] = []
     try:
         deadline = time.monotonic() + 10
@@ -456,6 +460,7 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
                         if stdout_path
                         else subprocess.DEVNULL
                     )
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
                     started = time.perf_counter()
                     done = subprocess.run(
                         argv,
@@ -467,6 +472,10 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
                         check=False,
                     )
                     elapsed = time.perf_counter() - started
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name].append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
                 got = _lines_in(out)
                 if done.returncode != 0 or got != lines:
                     problems.append(
@@ -487,6 +496,8 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
         "rounds": rounds,
         "seconds": times,
         "median_s": medians,
+        "cpu_s": cpu,
+        "median_cpu_s": {name: statistics.median(values) for name, values in cpu.items()},
         "median_rate": {name: count / value for name, value in medians.items()},
         "ratio_client_to_bare": {
             "median": statistics.median(ratios),
@@ -507,12 +518,13 @@ def compare(count: int, rounds: int, timeout: float) -> dict[str, Any]:
 
 def _report(result: dict[str, Any]) -> str:
     lines = [f"{result['count']:,} integers to a file, {result['rounds']} interleaved rounds"]
-    lines.append("| reader | median s | M integers/s | all rounds (s) |")
-    lines.append("|---|---:|---:|---|")
+    lines.append("| reader | median s | M integers/s | CPU user+sys s | all rounds (s) |")
+    lines.append("|---|---:|---:|---:|---|")
     for name, median in result["median_s"].items():
         shown = ", ".join(f"{value:.2f}" for value in result["seconds"][name])
         rate = result["median_rate"][name] / 1e6
-        lines.append(f"| {name} | {median:.3f} | {rate:.1f} | {shown} |")
+        cpu = result["median_cpu_s"][name]
+        lines.append(f"| {name} | {median:.3f} | {rate:.1f} | {cpu:.3f} | {shown} |")
     for key in ("ratio_client_to_bare", "ratio_client_to_nc"):
         if key in result:
             ratio = result[key]

@@ -344,6 +344,7 @@ class _BlockReader:
         "_unterminated",
         "_view",
         "_wake",
+        "_waking",
         "_wanted",
     )
 
@@ -371,6 +372,7 @@ class _BlockReader:
         self._closed = error is not None
         self._reading = False  # the loop's alone, as are _buffer and _view
         self._wake: Callable[[], None] | None = None
+        self._waking = False  # the loop's: inside _on_readable's call of _wake
         # Made on the first recv: the unfinished line (at most max_length + 1) + one recv.
         self._buffer = bytearray()
         self._view = memoryview(self._buffer)
@@ -424,7 +426,9 @@ class _BlockReader:
                 self._tail = b""
             self._wanted = n - (len(block) if block is not None else 0)
             self._settle_locked()
-        if self._loop is not None:
+        if self._loop is not None and not self._waking:
+            # (While _on_readable wakes the drain, it settles the reading itself once the
+            # drain is done: not once per take, with an epoll_ctl pair per recv.)
             _call_in_loop(self._loop, self._sync_reading)
         return block if block is not None else _NO_LINES
 
@@ -513,7 +517,11 @@ class _BlockReader:
         # stays registered (no epoll_ctl pair per recv); if it runs elsewhere, reading
         # pauses below until it has taken them.
         if self._wake is not None:
-            self._wake()
+            self._waking = True
+            try:
+                self._wake()
+            finally:
+                self._waking = False
         self._sync_reading()
 
 

@@ -331,11 +331,11 @@ class _BlockReader:
         "_eof",
         "_error",
         "_fd",
+        "_held",
         "_lines",
         "_lock",
         "_loop",
         "_mask",
-        "_masked",
         "_max_length",
         "_pos",
         "_reading",
@@ -377,7 +377,7 @@ class _BlockReader:
         self._buffer = bytearray()
         self._view = memoryview(self._buffer)
         self._mask = np.empty(0, np.bool_)  # under _lock: the line ends of _lines
-        self._masked = False  # whether _mask holds them
+        self._held = -1  # under _lock: whole lines in _lines[_pos:] (-1: not counted yet)
 
     # -- ReadyBatchSource (the drain, any thread) ------------------------------------------
 
@@ -401,21 +401,21 @@ class _BlockReader:
             block: LineBlock | None = None
             if len(lines) > start:
                 size = len(lines)
-                if not self._masked:
+                if self._held < 0:
                     # Once per recv, however many takes cut it: numpy, not bytes.count
                     # (~15 us against ~270 us for 256 KiB, measured).
                     if len(self._mask) < size:
                         self._mask = np.empty(max(size, BULK_RECV_BYTES), np.bool_)
-                    np.equal(np.frombuffer(lines, np.uint8), _LF, out=self._mask[:size])
-                    self._masked = True
-                ends = self._mask[start:size]
-                count = int(np.count_nonzero(ends))
+                    ends = np.equal(np.frombuffer(lines, np.uint8), _LF, out=self._mask[:size])
+                    self._held = int(np.count_nonzero(ends))
+                count = self._held
                 end = size
                 if count > n:
                     # Demand cuts the batch (the request operator's batches are smaller
                     # than a recv): find the n-th line end.
-                    end = start + _nth_true(ends, n, count) + 1
+                    end = start + _nth_true(self._mask[start:size], n, count) + 1
                     count = n
+                self._held -= count
                 block = LineBlock(
                     lines if start == 0 and end == len(lines) else lines[start:end], count
                 )
@@ -502,7 +502,7 @@ class _BlockReader:
                         lines = view[:whole].tobytes()
                         if len(self._lines) > self._pos:  # lines still held: keep them first
                             lines = self._lines[self._pos :] + lines
-                        self._lines, self._pos, self._masked = lines, 0, False
+                        self._lines, self._pos, self._held = lines, 0, -1
                         tail = view[whole:end].tobytes()
                     else:
                         tail = tail + view[kept:end].tobytes()

@@ -142,10 +142,13 @@ class IntegerStreamChecker:
         # From here on, only digits and "\n" in `out`, which ends with "\n".
         size = len(out)
         raw = np.frombuffer(out, np.uint8)
-        scratch = self._bools(size)
-        lf, pair, spare, window = (scratch[k * size : (k + 1) * size] for k in range(4))
+        # Four masks, each at a multiple of 64 bytes: the 64-bit view of one below is
+        # aligned (unaligned, numpy takes a path twice as slow).
+        step = (size + 63) & ~63
+        scratch = self._bools(4 * step)
+        lf, pair, spare, window = (scratch[k * step : k * step + size] for k in range(4))
         np.equal(raw, _LF, out=lf)
-        if lf[0] or int(np.count_nonzero(lf)) != count:
+        if out[0] == _LF or int(np.count_nonzero(lf)) != count:
             return self._slowly(data, parse)
         # No empty line: "\n" pairs, counted from the Trues of lf[:-1] | lf[1:].
         pair = np.logical_or(lf[:-1], lf[1:], out=pair[: size - 1])
@@ -158,7 +161,7 @@ class IntegerStreamChecker:
         zero = np.equal(raw[1:-1], _ZERO, out=spare[: size - 2])
         np.logical_and(zero, lf[:-2], out=zero)
         np.greater(zero, lf[2:], out=zero)  # and not "\n" after it
-        if (raw[0] == _ZERO and not lf[1]) or zero[size - 5 :].any():
+        if (out[0] == _ZERO and out[1] != _LF) or True in zero[size - 5 :].tolist():
             return self._slowly(data, parse)
         # Both are rare (10000 is one line in 10,001): one scan finds them, each checked by hand.
         fine = np.greater(window[1:], zero[: size - 5], out=pair[: size - 5])
@@ -175,10 +178,10 @@ class IntegerStreamChecker:
         return out, values
 
     def _bools(self, size: int) -> Any:
-        """Reused masks for a block of ``size`` bytes: fresh 256 KiB temporaries per block
-        made the allocator map and unmap memory, costing more system time than the checks."""
-        if len(self._scratch) < 4 * size:
-            self._scratch = np.empty(4 * max(size, 1 << 18), np.bool_)
+        """At least ``size`` reused bools: fresh 256 KiB temporaries per block made the
+        allocator map and unmap memory, costing more system time than the checks."""
+        if len(self._scratch) < size:
+            self._scratch = np.empty(max(size, 1 << 20), np.bool_)
         return self._scratch
 
     def _slowly(self, data: bytes, parse: bool) -> tuple[bytes, list[int]]:
@@ -207,9 +210,11 @@ def _rare(mask: Any) -> list[int]:
     are looked into one by one.
     """
     whole = len(mask) // 8 * 8
-    found = np.flatnonzero(mask[:whole].view(np.uint64) != _ALL_SET).tolist()
-    positions = [8 * word + bit for word in found for bit in range(8) if not mask[8 * word + bit]]
-    positions += [index for index in range(whole, len(mask)) if not mask[index]]
+    positions = [whole + index for index, value in enumerate(mask[whole:].tolist()) if not value]
+    for word in (mask[:whole].view(np.uint64) != _ALL_SET).nonzero()[0].tolist():
+        start = 8 * word
+        bits = mask[start : start + 8].tolist()
+        positions += [start + bit for bit, value in enumerate(bits) if not value]
     return positions
 
 

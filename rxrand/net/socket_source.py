@@ -37,7 +37,7 @@ import numpy as np
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ..sources.loop_producer import LoopProducer, loop_or_error
+from ..sources.loop_producer import LoopProducer, call_in_loop, loop_or_error
 from .errors import ConnectionLost, translate_os_error
 from .wire import MAX_LINE_LENGTH, EndOfInput, Line, LineDecoder, LineTooLong
 
@@ -292,20 +292,6 @@ def _nth_true(mask: np.ndarray[Any, np.dtype[np.bool_]], n: int, total: int) -> 
     return lo + int(np.flatnonzero(mask[lo:hi])[n - below - 1])
 
 
-def _call_in_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        callback()
-        return
-    try:
-        loop.call_soon_threadsafe(callback)
-    except RuntimeError:  # the loop is closed: nobody is left to read for
-        pass
-
-
 @final
 class _BlockReader:
     """The bulk path's batch source (a :class:`~rxrand.core.fusion.ReadyBatchSource` of lines).
@@ -429,7 +415,7 @@ class _BlockReader:
         if self._loop is not None and not self._waking:
             # (While _on_readable wakes the drain, it settles the reading itself once the
             # drain is done: not once per take, with an epoll_ctl pair per recv.)
-            _call_in_loop(self._loop, self._sync_reading)
+            call_in_loop(self._loop, self._sync_reading)
         return block if block is not None else _NO_LINES
 
     def close(self) -> None:
@@ -438,7 +424,7 @@ class _BlockReader:
             self._lines = self._tail = b""
             self._pos = 0
         if self._loop is not None:
-            _call_in_loop(self._loop, self._sync_reading)
+            call_in_loop(self._loop, self._sync_reading)
 
     # -- the loop's side ---------------------------------------------------------------------
 

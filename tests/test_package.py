@@ -85,7 +85,7 @@ def test_package_client_does_not_load_the_server() -> None:
     """The client reads a socket: the server, its writer and its encoders are not its imports."""
     code = (
         "import sys\n"
-        "import rxrand.client\n"
+        "import rxrand.cli.client\n"
         "print(sorted(name for name in sys.modules if name.startswith('rxrand.net.')))\n"
     )
     printed = python_prints(code)

@@ -167,6 +167,33 @@ def test_checker_block_fast_path_output() -> None:
         checker.block(b"1\n", 1)
 
 
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [("", "1"), ("os.environ['OPENBLAS_NUM_THREADS'] = '4'\n", "4"), ("import numpy\n", "None")],
+)
+def test_client_program_starts_numpy_without_a_blas_thread_pool(before: str, expected: str) -> None:
+    """main() tells numpy's BLAS to start no pool, unless numpy is loaded or the user chose."""
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('OPENBLAS_NUM_THREADS', None)\n"
+        f"{before}"
+        "loaded = 'numpy' in sys.modules\n"
+        "import rxrand.client\n"
+        "print(('numpy' in sys.modules) != loaded)\n"
+        "try:\n"
+        "    rxrand.client.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), rxrand.client.fetch.__module__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0] == "False"  # rxrand.client's names load on first use: no numpy yet
+    assert lines[-1] == f"{expected} rxrand.cli.client"
+
+
 # -- socket_lines ------------------------------------------------------------------------------
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "EMIT_BURST",
     "MORE",
     "NO_LINK",
+    "BurstEnd",
     "LockedProducer",
     "NoLink",
     "Outlet",
@@ -112,6 +113,10 @@ class _More(enum.Enum):
 
 #: :meth:`Producer.emit`'s ``end`` when more may follow.
 MORE: Final = _More.MORE
+
+#: How a burst ends (:meth:`Producer.emit`'s ``end``): :data:`MORE` (items may follow),
+#: ``None`` (completed) or the error that ends the stream.
+BurstEnd = Exception | _More | None
 
 
 class Signals(NamedTuple, Generic[_T]):

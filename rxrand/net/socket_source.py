@@ -37,6 +37,7 @@ import numpy as np
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
+from ..core.producer import MORE, BurstEnd
 from ..sources.loop_producer import LoopProducer, call_in_loop, loop_or_error
 from .errors import ConnectionLost, translate_os_error
 from .wire import MAX_LINE_LENGTH, EndOfInput, Line, LineDecoder, LineTooLong
@@ -87,9 +88,14 @@ class UnterminatedLineError(ValueError):
 
 @final
 class _LineReader(LoopProducer[bytes]):
-    """One subscription: credit in, lines out, the socket read only while credit is left."""
+    """One subscription: credit in, lines out, the socket read only while credit is left.
 
-    __slots__ = ("_decoder", "_emitting", "_fd", "_last", "_reading", "_sock", "_unterminated")
+    Credit, the burst bracket, the re-entry guard, the stop flag and terminate-then-detach
+    are the producer base's (:class:`~rxrand.core.producer.LockedProducer`); this class
+    decodes, and watches the socket while credit is left.
+    """
+
+    __slots__ = ("_decoder", "_fd", "_last", "_reading", "_sock", "_unterminated")
 
     def __init__(
         self,
@@ -106,12 +112,23 @@ class _LineReader(LoopProducer[bytes]):
         self._unterminated = unterminated
         self._last = 0x0A  # the last byte received: nothing yet is a line's end
         self._reading = False
-        self._emitting = False
 
     # -- the loop's side -------------------------------------------------------------------
 
     def _on_credit(self) -> None:
-        self._pump()
+        """Emit the decoded lines that credit allows; watch the socket while credit is left.
+
+        Runs as the base's turn (never re-entrantly: a request from inside ``on_next``
+        adds credit, and this loop reads it again, rule 3.3).
+        """
+        self._emit_decoded()
+        with self._lock:
+            wanted = self._credit > 0 and not self._stopped
+        if wanted and not self._reading:
+            self._reading = True
+            self._loop.add_reader(self._fd, self._on_readable)
+        elif not wanted:
+            self._pause()
 
     def _on_stop(self) -> None:
         self._pause()
@@ -121,24 +138,8 @@ class _LineReader(LoopProducer[bytes]):
             self._reading = False
             self._loop.remove_reader(self._fd)
 
-    def _pump(self) -> None:
-        """Emit the decoded lines that credit allows; watch the socket while credit is left."""
-        if self._emitting:
-            return  # a request from inside on_next: the running pump sees the credit
-        self._emitting = True
-        try:
-            self._emit_decoded()
-        finally:
-            self._emitting = False
-        with self._lock:
-            wanted = self._credit > 0 and not self._stopped
-        if wanted and not self._reading:
-            self._reading = True
-            self._loop.add_reader(self._fd, self._on_readable)
-        elif not wanted:
-            self._pause()
-
     def _emit_decoded(self) -> None:
+        decoder = self._decoder
         while True:
             with self._lock:
                 if self._stopped:
@@ -146,33 +147,27 @@ class _LineReader(LoopProducer[bytes]):
                 budget = self._credit
             if budget == 0:
                 return
-            emitted = 0
-            ended = False
-            terminal: Exception | None = None
-            link = self._link
-            if link is not None:
-                link.begin()
-            try:
-                while emitted < budget and not self._stopped:
-                    event = self._decoder.next_event()
-                    if isinstance(event, Line):
-                        emitted += 1
-                        self._observer.on_next(event.content)
-                        continue
-                    if isinstance(event, EndOfInput):
-                        ended = True
-                    elif isinstance(event, LineTooLong):
-                        ended, terminal = True, LineTooLongError(event.limit)
-                    break  # NEED_DATA or the end
-            finally:
-                self._spend(emitted)
-                if link is not None:
-                    link.end(emitted)
-            if ended:
-                self._finish(terminal)
+            lines: list[bytes] = []
+            end: BurstEnd = MORE
+            while len(lines) < budget:  # rule 1.1: within credit
+                event = decoder.next_event()
+                if isinstance(event, Line):
+                    lines.append(event.content)
+                    continue
+                if isinstance(event, EndOfInput):
+                    end = None  # rule 1.5: the end needs no further credit
+                elif isinstance(event, LineTooLong):
+                    end = LineTooLongError(event.limit)
+                break  # NEED_DATA or the end
+            emitted = self.emit(lines) if lines else 0
+            self.spend(emitted)
+            if end is not MORE:
+                # After the burst, not inside it: the lines before an error reach the
+                # subscriber (controlled() lets an upstream error cut ahead of what waits).
+                self.terminate(end)
                 return
             if emitted < budget:
-                return  # NEED_DATA (or stopped)
+                return  # NEED_DATA, or stopped
 
     def _on_readable(self) -> None:
         try:
@@ -180,31 +175,18 @@ class _LineReader(LoopProducer[bytes]):
         except OSError as error:
             lost = translate_os_error(error)
             if lost is not None:
-                self._finish(lost)
+                self.terminate(lost)
             return
         if data:
             self._last = data[-1]
         elif self._decoder.buffered and self._last != 0x0A and not self._unterminated:
             # The peer closed inside a line: the lines before it go out as far as
             # credit allows, then the stream is cut short (the truncation rule).
-            self._pump()
-            self._finish(UnterminatedLineError(self._decoder.tail()))
+            self._turn()
+            self.terminate(UnterminatedLineError(self._decoder.tail()))
             return
         self._decoder.receive_data(data)
-        self._pump()
-
-    def _finish(self, error: Exception | None) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        self._pause()
-        if error is None:
-            self._observer.on_completed()
-        else:
-            self._observer.on_error(error)
-        if self._link is not None:
-            self._link.dispose()
+        self._turn()
 
 
 _LF: Final = 0x0A

@@ -274,8 +274,11 @@ class UpstreamInlet(Generic[_T]):
                 # On the drain's stack: it takes the items when its grant is done.
                 self.grants.record(direct, items)
                 return
-            # A burst on another thread (a hop): hand the items to the drain.
-            if items and not self._inbox.closed:
+            # A burst on another thread (a hop, a loop): hand the items to the drain. They
+            # came before the end, even one the burst itself signalled (a producer completes
+            # inside its last burst): only a cancel or an error, which cut ahead, drop them.
+            inbox = self._inbox
+            if items and not inbox.cancelled and not isinstance(inbox.terminal, Exception):
                 overflow = self._offer_locked(items)
             claimed = self._inbox.claim_locked()
         if overflow is not None:

@@ -28,23 +28,25 @@ class _Drain:
         return self.demand
 
 
-def _inlet(capacity: int = 4, demand: int = 0) -> tuple[UpstreamInlet[Any], DrainInbox, _Drain]:
+def _inlet(
+    capacity: int = 4, demand: int = 0
+) -> tuple[UpstreamInlet[Any], DrainInbox, _Drain, BoundedBuffer[Any]]:
     inbox = DrainInbox()
     drain = _Drain(inbox, demand)
     buffer: BoundedBuffer[Any] = BoundedBuffer(capacity, Overflow.ERROR)
     inlet = UpstreamInlet(inbox, buffer, UpstreamLink(), None, drain.run, drain.room)
-    return inlet, inbox, drain
+    return inlet, inbox, drain, buffer
 
 
 def test_inlet_records_completion_in_the_inbox_and_wakes_the_drain() -> None:
-    inlet, inbox, drain = _inlet()
+    inlet, inbox, drain, _ = _inlet()
     inlet.on_completed()
     assert inbox.terminal is COMPLETE
     assert drain.runs == 1
 
 
 def test_inlet_keeps_the_first_end_it_is_told() -> None:
-    inlet, inbox, _ = _inlet()
+    inlet, inbox, _, _ = _inlet()
     error = RuntimeError("first")
     inlet.on_error(error)
     inlet.on_completed()
@@ -53,7 +55,7 @@ def test_inlet_keeps_the_first_end_it_is_told() -> None:
 
 
 def test_inlet_refuses_on_error_none_and_records_nothing() -> None:
-    inlet, inbox, _ = _inlet()
+    inlet, inbox, _, _ = _inlet()
     with pytest.raises(
         TypeError, match=r"^on_error\(None\): an exception is required \(rule 2\.13\)$"
     ):
@@ -62,7 +64,7 @@ def test_inlet_refuses_on_error_none_and_records_nothing() -> None:
 
 
 def test_inlet_pushed_items_beyond_room_and_capacity_record_an_overflow() -> None:
-    inlet, inbox, _ = _inlet(capacity=4, demand=2)
+    inlet, inbox, _, _ = _inlet(capacity=4, demand=2)
     for value in range(6):
         inlet.on_next(value)
     assert inbox.terminal is None
@@ -71,7 +73,7 @@ def test_inlet_pushed_items_beyond_room_and_capacity_record_an_overflow() -> Non
 
 
 def test_inlet_item_after_an_overflow_stops_the_source_at_once() -> None:
-    inlet, _, _ = _inlet(capacity=1)
+    inlet, _, _, _ = _inlet(capacity=1)
     inlet.on_next(1)
     inlet.on_next(2)  # overflows: recorded, the upstream disposed
     with pytest.raises(UpstreamIgnoredCancelError):
@@ -79,7 +81,7 @@ def test_inlet_item_after_an_overflow_stops_the_source_at_once() -> None:
 
 
 def test_inlet_items_after_a_cancel_are_let_through_up_to_a_limit() -> None:
-    inlet, inbox, _ = _inlet()
+    inlet, inbox, _, _ = _inlet()
     inbox.cancel()
     for value in range(1024):
         inlet.on_next(value)
@@ -108,3 +110,35 @@ def test_grant_window_clear_drops_what_was_collected() -> None:
     window.record(0, [1, 2])
     window.clear()
     assert window.take_collected() == []
+
+
+class _Link:
+    """What the ledger reads of a CreditLink in a burst."""
+
+    credit = 0
+    swallowed = 0
+    parent = None
+
+
+def test_inlet_items_of_a_burst_that_completes_inside_it_still_reach_the_buffer() -> None:
+    # A producer on another thread (a loop, a hop) completes inside its last burst: the
+    # items before the completion must not be dropped with it.
+    inlet, inbox, _, buffer = _inlet(capacity=8, demand=8)
+    link: Any = _Link()
+    assert inlet.burst_begin(link)
+    inlet.on_next(1)
+    inlet.on_next(2)
+    inlet.on_completed()
+    inlet.burst_end(link, 2, True)
+    assert inbox.terminal is not None
+    assert buffer.take(100) == [1, 2]
+
+
+def test_inlet_items_of_a_burst_after_an_error_are_dropped() -> None:
+    inlet, _, _, buffer = _inlet(capacity=8, demand=8)
+    link: Any = _Link()
+    assert inlet.burst_begin(link)
+    inlet.on_next(1)
+    inlet.on_error(RuntimeError("boom"))
+    inlet.burst_end(link, 1, True)
+    assert buffer.take(100) == []

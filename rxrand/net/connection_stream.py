@@ -124,6 +124,13 @@ class ConnectionStream:
         if self.observer is not None:
             self.observer.close()
 
+    def release(self) -> None:
+        """The connection is closed: cancel, and let go of the connection's callbacks (kept,
+        they would make a cycle that only the garbage collector breaks)."""
+        self.close()
+        self._on_drained = _nothing
+        self._on_event = _ignore_event
+
     def _finished(self, error: BaseException | None) -> None:
         self._sender.claim(self._on_drained)
         if error is None:
@@ -132,3 +139,11 @@ class ConnectionStream:
             self._on_event(ConnectionLostEvent(error.reason))
         else:
             self._on_event(StreamEnded(f"{type(error).__name__}: {error}"))
+
+
+def _nothing() -> None:
+    return None
+
+
+def _ignore_event(_: Event) -> None:
+    return None

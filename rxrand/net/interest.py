@@ -102,6 +102,15 @@ class LoopInterest:
         """Unregister everything (the connection closes)."""
         self.set(read=False, watch=False, deadline=math.inf)
 
+    def release(self) -> None:
+        """The connection is closed: unregister everything and let go of its callbacks.
+
+        They are the connection's bound methods: kept, they would make a cycle that holds the
+        connection (its stream, its chunk of integers) until the garbage collector runs.
+        """
+        self.clear()
+        self._on_readable = self._on_hangup = self._on_timer = _nothing
+
     def _hung_up(self) -> None:
         self._watching = False  # the watcher calls back once, and forgets the descriptor
         self._on_hangup()
@@ -110,3 +119,7 @@ class LoopInterest:
         self._timer = None
         self._timer_at = math.inf
         self._on_timer()
+
+
+def _nothing() -> None:
+    return None

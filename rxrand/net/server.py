@@ -318,11 +318,11 @@ class Connection:
 
     def _release(self, reason: str, *, abort: bool) -> None:
         self._closed = True
-        self._interest.clear()
+        self._interest.release()
         if self._read_pause is not None:
             self._read_pause.cancel()
             self._read_pause = None
-        self._stream.close()
+        self._stream.release()
         self._sender.close()
         if abort:
             with contextlib.suppress(OSError):

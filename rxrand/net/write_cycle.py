@@ -104,6 +104,14 @@ class LoopWake:
         self._target()
 
 
+def _ignore_error(_: BaseException) -> None:
+    return None
+
+
+def _refuse_request(_: int) -> bool:
+    return False
+
+
 @final
 class WriteCycle(Generic[_T]):
     """Encodes what arrived, sends it, and requests more while the kernel has room.
@@ -238,7 +246,10 @@ class WriteCycle(Generic[_T]):
     def stop(self) -> None:
         """Write nothing more, drop what arrived, give the writer slot back. Idempotent."""
         self._stopped = True
+        # The owner's bound methods go: a cycle through them waits for the garbage collector.
         self._on_flushed = _nothing
+        self._on_error = _ignore_error
+        self._request = _refuse_request
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

@@ -66,6 +66,7 @@ __all__ = [
     "Outlet",
     "Producer",
     "Signals",
+    "ignore",
     "signals_of",
 ]
 
@@ -101,8 +102,8 @@ NO_LINK: Final = NoLink()
 _NO_ITEMS: Final[list[Any]] = []
 
 
-def _nothing() -> None:
-    return None
+def ignore(*_: object) -> None:
+    """Where a signal goes once nobody listens (rule 3.13): one no-op for every callback."""
 
 
 class _More(enum.Enum):
@@ -382,7 +383,7 @@ class Outlet(LockedProducer[_T]):
         signals: Signals[_T],
         *,
         on_request: Callable[[int], None],
-        on_stop: Callable[[], None] = _nothing,
+        on_stop: Callable[[], None] = ignore,
         lock: threading.Lock | None = None,
     ) -> None:
         super().__init__(signals, lock)

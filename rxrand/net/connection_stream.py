@@ -21,6 +21,7 @@ from typing import final
 
 from reactivex import Observable
 
+from ..core.producer import ignore
 from ..ops.controlled import ControlledSubscription, controlled
 from .errors import ConnectionLost
 from .kernel import lift_notsent_lowat
@@ -128,8 +129,8 @@ class ConnectionStream:
         """The connection is closed: cancel, and let go of the connection's callbacks (kept,
         they would make a cycle that only the garbage collector breaks)."""
         self.close()
-        self._on_drained = _nothing
-        self._on_event = _ignore_event
+        self._on_drained = ignore
+        self._on_event = ignore
 
     def _finished(self, error: BaseException | None) -> None:
         self._sender.claim(self._on_drained)
@@ -139,11 +140,3 @@ class ConnectionStream:
             self._on_event(ConnectionLostEvent(error.reason))
         else:
             self._on_event(StreamEnded(f"{type(error).__name__}: {error}"))
-
-
-def _nothing() -> None:
-    return None
-
-
-def _ignore_event(_: Event) -> None:
-    return None

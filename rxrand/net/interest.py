@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from typing import final
 
+from ..core.producer import ignore
 from .hangup import HangupWatcher
 
 __all__ = ["LoopInterest"]
@@ -109,7 +110,7 @@ class LoopInterest:
         connection (its stream, its chunk of integers) until the garbage collector runs.
         """
         self.clear()
-        self._on_readable = self._on_hangup = self._on_timer = _nothing
+        self._on_readable = self._on_hangup = self._on_timer = ignore
 
     def _hung_up(self) -> None:
         self._watching = False  # the watcher calls back once, and forgets the descriptor
@@ -119,7 +120,3 @@ class LoopInterest:
         self._timer = None
         self._timer_at = math.inf
         self._on_timer()
-
-
-def _nothing() -> None:
-    return None

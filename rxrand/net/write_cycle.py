@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, final
 
+from ..core.producer import ignore
 from .encode import Batch, BatchEncoder
 from .kernel import KernelGauge
 from .sender import Sender
@@ -102,10 +103,6 @@ class LoopWake:
     def _run(self) -> None:
         self._scheduled = False
         self._target()
-
-
-def _ignore_error(_: BaseException) -> None:
-    return None
 
 
 def _refuse_request(_: int) -> bool:
@@ -247,8 +244,8 @@ class WriteCycle(Generic[_T]):
         """Write nothing more, drop what arrived, give the writer slot back. Idempotent."""
         self._stopped = True
         # The owner's bound methods go: a cycle through them waits for the garbage collector.
-        self._on_flushed = _nothing
-        self._on_error = _ignore_error
+        self._on_flushed = ignore
+        self._on_error = ignore
         self._request = _refuse_request
         if self._handle is not None:
             self._handle.cancel()
@@ -363,7 +360,3 @@ class WriteCycle(Generic[_T]):
         if not (self._stopped or sender.closed):
             self._pending_items += count
         return False
-
-
-def _nothing() -> None:
-    return None

@@ -23,14 +23,11 @@ from typing import Any, Generic, TypeVar
 from reactivex import abc
 
 from ..core.demand import Complete, DrainInbox, add_demand, sub_demand
+from ..core.producer import ignore
 
 __all__ = ["ControlledSubscription", "ignore"]
 
 _T = TypeVar("_T")
-
-
-def ignore(*_: object) -> None:
-    """Where a signal goes once nobody listens (rule 3.13)."""
 
 
 class ControlledSubscription(abc.DisposableBase, Generic[_T]):

@@ -32,7 +32,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ..core.channel import demand_channel_of
 from ..core.demand import as_count, sub_demand
-from ..core.producer import EMIT_BURST, Producer, Signals, signals_of
+from ..core.producer import EMIT_BURST, Producer, Signals, ignore, signals_of
 
 __all__ = [
     "CHUNK_SIZE",
@@ -167,10 +167,6 @@ def _raise(error: Exception) -> None:
     raise error
 
 
-def _ignore(*_: object) -> None:
-    return None
-
-
 class _PullObservable(Observable[_T]):
     """An Observable whose subscriptions are :class:`PullEmitter` s."""
 
@@ -201,9 +197,9 @@ class _PullObservable(Observable[_T]):
             signals = signals_of(observer)
         else:
             signals = Signals(
-                cast("Callable[[_T], None] | None", on_next) or _ignore,
+                cast("Callable[[_T], None] | None", on_next) or ignore,
                 on_error or _raise,
-                on_completed or _ignore,
+                on_completed or ignore,
             )
         return self.emitter(signals).subscribe(scheduler)
 

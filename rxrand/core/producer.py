@@ -72,8 +72,9 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Most items one burst emits. Kept at 256 on purpose: CPython caches the ints
-#: up to 256, so counting a burst allocates nothing.
+#: Most items one burst of a thread hop or a share emits, and what their request
+#: operator upstream holds: small, so that a hop keeps few items in flight. (Pull
+#: sources emit up to ``rxrand.sources.integers.PULL_BURST`` at a time.)
 EMIT_BURST: Final = 256
 
 

@@ -46,7 +46,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ..core.buffer import BoundedBuffer
 from ..core.channel import CreditLink, DemandChannel
-from ..core.demand import UNBOUNDED
+from ..core.demand import UNBOUNDED, DrainInbox
 from .fused import FUSED_BATCH
 from .inlet import UpstreamInlet
 from .subscription import ControlledSubscription
@@ -207,37 +207,27 @@ class PullSubscription(ControlledSubscription[_T]):
         that the loop should look at."""
         if self._upstream.connecting:
             return False  # no credit before the upstream disposable exists
-        buffer = self._buffer
-        inlet = self._inlet
-        ledger = inlet.ledger
         with self._inbox.lock:
-            if demand >= UNBOUNDED:
-                room = self._capacity - ledger.outstanding
-            else:
-                # Credit comes in grants of up to GRANT (or the capacity, if larger):
-                # every grant costs a plan and a few locks, so not 256 at a time.
-                room = min(demand - ledger.outstanding - len(buffer), self._grant)
-            if room <= 0:
-                return False
-            idle = not buffer and not inlet.bursting
-            plan = ledger.grant(room, self._capacity, idle=idle, prefetch=self._prefetch)
+            plan = self._plan_locked(demand)
         if not plan:
             return False
-        # Items within demand go on the spot: to the subscriber's on_next, or
-        # into one batch for a bulk subscriber (handed over once the grant is
-        # done). Not while older items wait in the buffer, nor when each
-        # delivery must be bracketed as a burst of an outer channel (a nested
-        # controlled()).
-        on_the_spot = not buffer and self._outer_link is None
+        # Items within demand go on the spot: to on_next, or into one batch for a bulk
+        # subscriber. Not while older items wait in the buffer, nor when each delivery
+        # is a burst of an outer channel (a nested controlled()).
+        on_the_spot = not self._buffer and self._outer_link is None
         batch: list[_T] | None = [] if self._on_batch is not None else None
-        grants = inlet.grants
+        grants = self._inlet.grants
         grants.open(
             batch.append if batch is not None else self._on_next, demand if on_the_spot else 0
         )
         try:
-            for link, share in plan:
-                if not link.detached:
-                    link.producer.request(share)
+            while plan:
+                for link, share in plan:
+                    if not link.detached:
+                        link.producer.request(share)
+                # Items vanished on the way (a filter), demand is left: more credit in
+                # this window, not a round of the loop per grant (ten per request, at half).
+                plan = self._replan() if on_the_spot and demand < UNBOUNDED else []
         except Exception as error:
             # Thrown through a source's emit loop: the subscriber broke rule
             # 2.13, or the source itself failed. It ends the stream.
@@ -253,6 +243,29 @@ class PullSubscription(ControlledSubscription[_T]):
         if items:
             self._deliver_or_buffer(items)
         return True
+
+    def _plan_locked(self, demand: int) -> list[tuple[CreditLink, int]]:
+        """Credit for the pull sources, within ``demand`` (the caller holds the lock)."""
+        buffer = self._buffer
+        ledger = self._inlet.ledger
+        if demand >= UNBOUNDED:
+            room = self._capacity - ledger.outstanding
+        else:
+            # Credit comes in grants of up to GRANT (or the capacity, if larger):
+            # every grant costs a plan and a few locks, so not 256 at a time.
+            room = min(demand - ledger.outstanding - len(buffer), self._grant)
+        if room <= 0:
+            return []
+        idle = not buffer and not self._inlet.bursting
+        return ledger.grant(room, self._capacity, idle=idle, prefetch=self._prefetch)
+
+    def _replan(self) -> list[tuple[CreditLink, int]]:
+        """The next credit inside an open grant window: up to what it may still deliver."""
+        inbox = self._inbox
+        with inbox.lock:
+            if inbox.closed or inbox.error is not None or self._buffer or self._inlet.bursting:
+                return []  # nor after older items that wait in the buffer (rule 1.3 order)
+            return self._plan_locked(self._inlet.grants.budget)
 
     def _deliver_or_buffer(self, items: list[_T]) -> None:
         """Items a pull source emitted on the drain's own stack during a grant, past the budget.
@@ -289,27 +302,36 @@ class PullSubscription(ControlledSubscription[_T]):
                 on_batch(batch)
                 sent = len(batch)
             else:
-                on_next = self._on_next
-                inbox = self._inbox
-                # Counted from what is left when the loop stops early, not by a counter
-                # per item (an int allocated per item past 256).
-                rest = iter(batch)
-                sent = len(batch)
-                try:
-                    for value in rest:
-                        if inbox.cancelled:  # rule 3.12: cancel from inside on_next
-                            sent -= length_hint(rest) + 1
-                            break
-                        on_next(value)
-                except Exception:
-                    sent -= length_hint(rest) + 1  # the item whose on_next raised, and after
-                    raise
+                sent, failure = _send_each(self._on_next, batch, self._inbox)
+                if failure is not None:
+                    raise failure
         except Exception as error:
             self._fail(error)
         finally:
             if outer is not None:
                 outer.end(sent)
         self._count_delivered(sent)
+
+
+def _send_each(
+    on_next: Callable[[_T], None], batch: Sequence[_T], inbox: DrainInbox
+) -> tuple[int, Exception | None]:
+    """Hand ``batch`` to ``on_next`` item by item, until a cancel (rule 3.12) or an error.
+
+    Returns how many items ``on_next`` took, and what it raised. Counted from what is left
+    when the loop stops early, not by a counter per item (an int allocated per item past
+    256).
+    """
+    rest = iter(batch)
+    sent = len(batch)
+    try:
+        for value in rest:
+            if inbox.cancelled:  # rule 3.12: cancel from inside on_next
+                return sent - length_hint(rest) - 1, None
+            on_next(value)
+    except Exception as failure:
+        return sent - length_hint(rest) - 1, failure  # the item that raised, and after
+    return sent, None
 
 
 @final

@@ -32,11 +32,11 @@ from reactivex.scheduler import CurrentThreadScheduler
 
 from ..core.channel import demand_channel_of
 from ..core.demand import as_count, sub_demand
-from ..core.producer import EMIT_BURST, Producer, Signals, ignore, signals_of
+from ..core.producer import Producer, Signals, ignore, signals_of
 
 __all__ = [
     "CHUNK_SIZE",
-    "EMIT_BURST",
+    "PULL_BURST",
     "FromIterable",
     "IntegerChunks",
     "PullEmitter",
@@ -52,6 +52,12 @@ CHUNK_SIZE: Final = 8192
 
 It bounds what is generated ahead of demand: at most one chunk per subscription.
 """
+
+#: Most items a pull source emits in one burst (against credit). Each burst costs its
+#: bracket (two locks in the request operator); a cancel still cuts a burst short at
+#: the item being emitted, so a longer one delays nothing. 1024 rather than 256: 1-2 %
+#: more items per second in the peers benchmark (CPython 3.12, 3.13).
+PULL_BURST: Final = 1024
 
 #: Most items one scheduled action pushes (no demand to count): a burst long
 #: enough that rescheduling costs nothing per item, short enough that a
@@ -123,7 +129,7 @@ class PullEmitter(Producer[_T]):
     def _on_credit(self) -> None:
         """Emit up to the credit, a burst at a time."""
         while self._credit > 0 and not self._stopped and not self.done:
-            emitted = self._burst(min(self._credit, EMIT_BURST))
+            emitted = self._burst(min(self._credit, PULL_BURST))
             self._credit = sub_demand(self._credit, emitted)  # one call fewer than spend()
             if not emitted:
                 break

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from rxrand.core.buffer import BoundedBuffer, BufferOverflowError, Overflow
 from rxrand.core.demand import COMPLETE, DrainInbox
-from rxrand.ops.inlet import GrantWindow, UpstreamIgnoredCancelError, UpstreamInlet
+from rxrand.ops.inlet import COUNTDOWN, GrantWindow, UpstreamIgnoredCancelError, UpstreamInlet
 from rxrand.ops.upstream import UpstreamLink
 
 
@@ -142,3 +143,52 @@ def test_inlet_items_of_a_burst_after_an_error_are_dropped() -> None:
     inlet.on_error(RuntimeError("boom"))
     inlet.burst_end(link, 1, True)
     assert buffer.take(100) == []
+
+
+def test_rlock_is_owned_answers_for_the_holding_thread_only() -> None:
+    # What UpstreamInlet.on_next relies on: the standard library RLock's _is_owned (the
+    # method threading.Condition uses) is True on the holding thread only.
+    lock = threading.RLock()
+    assert not lock._is_owned()
+    with lock:
+        assert lock._is_owned()
+        seen: list[bool] = []
+        other = threading.Thread(target=lambda: seen.append(lock._is_owned()))
+        other.start()
+        other.join()
+        assert seen == [False]
+    assert not lock._is_owned()
+
+
+def test_inlet_item_from_another_thread_during_a_burst_takes_the_locked_path() -> None:
+    inlet, _, _, buffer = _inlet(capacity=8, demand=8)
+    link: Any = _Link()
+    sent: list[int] = []
+    inlet.grants.open(sent.append, 8)
+    assert inlet.burst_begin(link)
+    inlet.on_next(1)  # on the bursting thread, within the window: on the spot
+    other = threading.Thread(target=inlet.on_next, args=(2,))
+    other.start()
+    other.join()
+    inlet.burst_end(link, 1, True)
+    assert inlet.grants.close() == 1
+    assert sent == [1]
+    assert buffer.take(100) == [2]
+
+
+def test_inlet_burst_delivers_on_the_spot_past_one_countdown_up_to_the_window() -> None:
+    # A burst longer than COUNTDOWN goes on counting down from what the window has left;
+    # past the window, the items are collected for the drain, in order.
+    inlet, _, _, _ = _inlet(capacity=512, demand=8)
+    link: Any = _Link()
+    link.credit = 700
+    sent: list[int] = []
+    window = COUNTDOWN * 2 + 88
+    inlet.grants.open(sent.append, window)
+    assert inlet.burst_begin(link)
+    for value in range(700):
+        inlet.on_next(value)
+    inlet.burst_end(link, 700, True)
+    assert inlet.grants.close() == window
+    assert sent == list(range(window))
+    assert inlet.grants.take_collected() == list(range(window, 700))

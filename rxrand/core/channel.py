@@ -239,6 +239,15 @@ class DemandChannel(PeriodicScheduler):
         calls :meth:`PullProducer.request` outside the lock.
         """
         links = self.links
+        if len(links) == 1 and not finite_only:
+            # One producer, the usual chain (and a filter's many small grants): the same
+            # plan, without the round-robin's lists.
+            link = links[0]
+            if link.credit or link.detached or link.swallowed >= swallow_limit or n <= 0:
+                return []
+            give = min(n, swallow_limit - link.swallowed)
+            self._next = 1
+            return [(link, min(give, SPAWN_GRANT) if link.spawns else give)]
         idle = [
             link
             for link in links

@@ -217,17 +217,16 @@ class PullSubscription(ControlledSubscription[_T]):
         on_the_spot = not self._buffer and self._outer_link is None
         batch: list[_T] | None = [] if self._on_batch is not None else None
         grants = self._inlet.grants
-        grants.open(
-            batch.append if batch is not None else self._on_next, demand if on_the_spot else 0
-        )
+        regrant = on_the_spot and demand < UNBOUNDED
+        direct = batch.append if batch is not None else self._on_next
+        grants.open(direct, demand if on_the_spot else 0, self._replan_locked if regrant else None)
         try:
             while plan:
                 for link, share in plan:
                     if not link.detached:
                         link.producer.request(share)
-                # Items vanished on the way (a filter), demand is left: more credit in
-                # this window, not a round of the loop per grant (ten per request, at half).
-                plan = self._replan() if on_the_spot and demand < UNBOUNDED else []
+                with self._inbox.lock:
+                    plan = self._replan_locked() if regrant else []
         except Exception as error:
             # Thrown through a source's emit loop: the subscriber broke rule
             # 2.13, or the source itself failed. It ends the stream.
@@ -259,19 +258,18 @@ class PullSubscription(ControlledSubscription[_T]):
         idle = not buffer and not self._inlet.bursting
         return ledger.grant(room, self._capacity, idle=idle, prefetch=self._prefetch)
 
-    def _replan(self) -> list[tuple[CreditLink, int]]:
-        """The next credit inside an open grant window: up to what it may still deliver."""
+    def _replan_locked(self) -> list[tuple[CreditLink, int]]:
+        """More credit inside an open grant window, up to what it may still deliver: items
+        vanished on the way (a filter), demand is left. Not a round of the drain loop per
+        grant (a filter that keeps half needs about ten per request)."""
         inbox = self._inbox
-        with inbox.lock:
-            if inbox.closed or inbox.error is not None or self._buffer or self._inlet.bursting:
-                return []  # nor after older items that wait in the buffer (rule 1.3 order)
-            return self._plan_locked(self._inlet.grants.budget)
+        if inbox.closed or inbox.error is not None or self._buffer or self._inlet.bursting:
+            return []  # nor after older items that wait in the buffer (rule 1.3 order)
+        return self._plan_locked(self._inlet.grants.budget)
 
     def _deliver_or_buffer(self, items: list[_T]) -> None:
-        """Items a pull source emitted on the drain's own stack during a grant, past the budget.
-
-        Emitted against credit, so within demand: the buffer holds them as awaited items,
-        never as excess (as excess, a socket source granted from its loop overflowed)."""
+        """Items a pull source emitted on the drain's stack during a grant, past the budget:
+        within demand, so buffered as awaited items, never as excess (an overflow)."""
         with self._inbox.lock:
             awaited = self._room()
             demand = self._demand

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import reactivex
 from reactivex import operators as ops
 from reactivex.subject import Subject
 
+import rxrand
 from rxrand import controlled, random_integers
+from rxrand.ops.inlet import GrantWindow
 from rxrand.ops.pull import PullSubscription
 from rxrand.testing import RecordingSubscriber
 
@@ -58,3 +61,31 @@ def test_pull_subscription_upstream_error_cuts_ahead_of_buffered_items() -> None
     error: Any = probe.expect_error(RuntimeError)
     assert str(error) == "boom"
     assert probe.values == []
+
+
+def test_pull_subscription_filter_gets_its_demand_in_one_grant_window_and_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A filter that keeps half: the credit that vanished is granted again inside the same
+    # window (by the burst that used it up), not by a turn of the drain loop per grant;
+    # and never more than demand needs (rule 1.1 at the source).
+    windows = 0
+    open_window = GrantWindow.open
+
+    def counting_open(self: GrantWindow[Any], *args: Any) -> None:
+        nonlocal windows
+        windows += 1
+        open_window(self, *args)
+
+    monkeypatch.setattr(GrantWindow, "open", counting_open)
+    emitted: list[int] = []
+    source = rxrand.from_iterable(range(10_000)).pipe(
+        ops.do_action(emitted.append), ops.filter(lambda v: v % 2 == 0)
+    )
+    probe = RecordingSubscriber[int]()
+    subscription = source.pipe(controlled()).subscribe(probe)
+    probe.request(1000)
+    assert probe.values == list(range(0, 2000, 2))
+    assert emitted == list(range(1999))  # up to the 1000th even number, not one more
+    assert subscription.pulled == 1999
+    assert windows == 1

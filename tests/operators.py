@@ -368,7 +368,7 @@ _CLOCK_DROP = (
     "demand + capacity it trickles; pace the source with request(n) on a timer instead"
 )
 _LATEST = (
-    "over-generates (unfixed): each side's burst of 256 collapses to its latest item, "
+    "over-generates (unfixed): each side's burst collapses to its latest item, "
     "about 250 source items per tuple"
 )
 _CLOCK_HOLD = "items held on the clock count against capacity (1024)"

@@ -16,7 +16,16 @@ writes the drain's state:
 during the burst* are counted as they come, without a lock: a list append, or, when the
 drain granted the credit on this very stack (its :class:`GrantWindow` is open), delivered
 on the spot within the demand it allowed (still serial, rule 1.3; within demand, rule
-1.1). Items from any other thread take the locked path into the buffer.
+1.1). Items from any other thread take the locked path into the buffer. The bursting
+thread holds an ``RLock`` of the inlet for the length of the burst, and ``on_next`` asks
+the lock (``threading.RLock._is_owned``, which ``threading.Condition`` relies on too):
+comparing ``threading.get_ident()`` allocates an int per item.
+
+**Credit within the window.** At the end of a burst on the drain's stack that used its
+credit up, with the window still owed items (a ``filter`` dropped some), the inlet asks
+the window for the drain's next grant (``GrantWindow.replan``, computed by the drain
+under the lock the inlet holds) and requests it of the only producer, whose running emit
+loop reads it (rule 3.3).
 """
 
 from __future__ import annotations

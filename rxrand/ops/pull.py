@@ -21,7 +21,12 @@ spot within demand, or a list append; no lock). Items the operators in between
 swallowed (a ``filter``, a ``zip`` waiting for its partner, a ``concat_map``'s queue, a
 thread hop) are counted per producer as ``swallowed``: they may be gone (filter) or
 still coming (a hop). The ledger writes them off when it is safe (see
-:meth:`~rxrand.core.ledger.CreditLedger.burst_arrived`).
+:meth:`~rxrand.core.ledger.CreditLedger.burst_arrived`). Credit written off is granted
+again within the same grant window, up to what the window may still deliver: by the drain
+between bursts, or, for the only producer, at the end of the burst that used its credit
+up (the inlet asks the window; the producer's emit loop reads the new credit, rule 3.3).
+So a ``filter`` costs no turn of the drain loop per grant, and its source never emits
+past demand.
 
 A producer is granted credit only while what it swallowed stays under the demand still
 open plus ``prefetch`` (at most ``capacity``). So a ``zip`` with ``never()`` stops its

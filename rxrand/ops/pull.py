@@ -230,8 +230,10 @@ class PullSubscription(ControlledSubscription[_T]):
                 for link, share in plan:
                     if not link.detached:
                         link.producer.request(share)
+                if not regrant:
+                    break
                 with self._inbox.lock:
-                    plan = self._replan_locked() if regrant else []
+                    plan = self._replan_locked()
         except Exception as error:
             # Thrown through a source's emit loop: the subscriber broke rule
             # 2.13, or the source itself failed. It ends the stream.

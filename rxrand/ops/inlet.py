@@ -97,7 +97,6 @@ class UpstreamInlet(Generic[_T]):
         "_burst_limit",
         "_burst_link",
         "_burst_owner",
-        "_burst_thread",
         "_direct",
         "_ignored",
         "_inbox",
@@ -131,9 +130,9 @@ class UpstreamInlet(Generic[_T]):
         self.ledger = CreditLedger(self.channel)
         self._ignored = 0
         # -- the burst slot: claimed under the lock, then written by the thread that holds it --
-        self._burst_thread = 0
         # Held by the bursting thread while the burst holds the slot (see on_next).
         self._burst_owner = cast(_OwnedLock, threading.RLock())
+        #: The link whose burst holds the slot (None: the slot is free).
         self._burst_link: CreditLink | None = None
         self._burst_items: list[_T] = []
         self._burst_limit = 2 * buffer.capacity
@@ -150,7 +149,7 @@ class UpstreamInlet(Generic[_T]):
     @property
     def bursting(self) -> bool:
         """A burst holds the slot (the caller holds the inbox lock)."""
-        return self._burst_thread != 0
+        return self._burst_link is not None
 
     def clear(self) -> None:
         """The stream is over: drop what waits for the drain (rule 3.13)."""
@@ -256,9 +255,8 @@ class UpstreamInlet(Generic[_T]):
     # -- the credit owner: the pull producers' news, through their links --------------------
 
     def link_attached(self, link: CreditLink) -> None:
-        ident = _get_ident()
         with self._inbox.lock:
-            bursting = self._burst_link if self._burst_thread == ident else None
+            bursting = self._burst_link if self._burst_owner._is_owned() else None
             self.ledger.attached(link, bursting)
             claimed = self._inbox.claim_locked()
         if claimed:
@@ -274,11 +272,10 @@ class UpstreamInlet(Generic[_T]):
     def burst_begin(self, link: CreditLink) -> bool:
         ident = _get_ident()
         with self._inbox.lock:
-            if self._burst_thread:
+            if self._burst_link is not None:
                 # Another burst holds the slot (or this is one inside another on
                 # this thread): its items take the locked path, uncounted.
                 return False
-            self._burst_thread = ident
             self._burst_owner.acquire()  # free: only the slot's holder takes it
             self._burst_link = link
             self._arrived = 0
@@ -289,7 +286,6 @@ class UpstreamInlet(Generic[_T]):
                 self._direct = grants.direct
                 self._budget = min(grants.budget, COUNTDOWN)
                 self._budget_start = self._budget
-                self._budget_spent = 0
             return True
 
     def burst_end(self, link: CreditLink, emitted: int, bracketed: bool) -> None:
@@ -300,7 +296,6 @@ class UpstreamInlet(Generic[_T]):
             self.ledger.emitted(link, emitted)
             if not bracketed:
                 return
-            self._burst_thread = 0
             self._burst_owner.release()
             self._burst_link = None
             direct = self._budget_spent + self._budget_start - self._budget
